@@ -1,0 +1,31 @@
+"""narae: a deep-learning framework on NumPy (and CuPy), with PyTorch's API.
+
+    import narae as nr
+    x = nr.randn(3, requires_grad=True)
+    (x * x).sum().backward()      # x.grad == 2 * x
+"""
+from ._dtype import (dtype, float16, float32, float64, half, float, double, int8, int16, int32,
+                     int64, uint8, short, int, long, bool, get_default_dtype, set_default_dtype)
+from .backend import Device as device
+from .tensor import Tensor
+from .random import manual_seed, seed, initial_seed, Generator, get_rng_state, set_rng_state
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
+from . import autograd
+
+# Importing the op modules attaches their Tensor methods; `*` brings their functions here.
+from .creation import *  # noqa: F401,F403
+from .ops.convert import *  # noqa: F401,F403
+from .ops.arith import *  # noqa: F401,F403
+from .ops.compare import *  # noqa: F401,F403
+from .ops.shape import *  # noqa: F401,F403
+from .ops.reduce import *  # noqa: F401,F403
+from .ops.linalg import *  # noqa: F401,F403
+from .ops.activation import *  # noqa: F401,F403
+from .ops.index import *  # noqa: F401,F403
+from . import cuda
+
+from .autograd import engine as _engine
+from .ops.shape import sum_to as _sum_to
+_engine._sum_to = _sum_to
+
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""``Function``: one node of the computation graph.
+
+A Function computes its ``forward`` on raw arrays and its ``backward`` on Tensors, written
+with narae's own differentiable ops: with ``create_graph=True`` the backward pass itself
+records a graph, which gives higher-order gradients without extra code.
+
+Gradients returned by ``backward`` may keep the broadcast shape of the output; the engine
+reduces them to each input's shape in one place (``sum_to``).
+"""
+import numpy as np
+
+from . import grad_mode
+
+__all__ = ["Function", "ShapeError"]
+
+
+class ShapeError(RuntimeError, ValueError):
+    """Inputs whose shapes do not fit an op (a RuntimeError, as torch raises, and a ValueError)."""
+
+_ndarray = np.ndarray
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Subclasses implement ``forward(self, *arrays)`` returning an array (or a tuple of arrays)
+    and ``backward(self, *grad_outputs)`` returning one Tensor (or None) per input.
+    In ``forward`` they may keep arrays on ``self`` for the backward pass; they read their
+    input Tensors through ``self.inputs`` and their outputs through ``self.output(i)``.
+
+    Class attributes:
+      uses_inputs  -- backward reads the inputs' values (enables the in-place check on them)
+      uses_outputs -- backward reads the outputs (they are kept as arrays)
+    """
+    uses_inputs = True
+    uses_outputs = False
+
+    # Set by __call__ when the node is recorded in a graph:
+    inputs = ()
+    generation = 0
+    _released = False
+    _versions = None
+    _out_arrays = None
+    _out_versions = None
+    _hooks = None       # {output index: [hook, ...]} for non-leaf tensors' register_hook
+    _retain = None      # {output index: weakref to tensor} for retain_grad()
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, *gys):
+        raise NotImplementedError
+
+    def __call__(self, *inputs):
+        """Run forward on ``inputs`` (Tensors) and, when gradients are needed, record the node."""
+        try:
+            ys = self.forward(*[x._data for x in inputs])
+        except ValueError as e:  # NumPy's shape errors: say which op and which shapes
+            shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+            raise ShapeError(f"{type(self).__name__}: {e} (input shapes: {shapes})") from None
+        multi = type(ys) is tuple
+        if not multi:
+            ys = (ys,)
+        ys = [y if type(y) is _ndarray or hasattr(y, "__cuda_array_interface__")
+              else np.asarray(y) for y in ys]
+        if grad_mode.state.enabled:
+            for x in inputs:
+                if x.requires_grad:
+                    return self._record(inputs, ys, multi)
+        outs = tuple(_Tensor(y) for y in ys)
+        return outs if multi else outs[0]
+
+    def _record(self, inputs, ys, multi):
+        self.inputs = inputs
+        gen = 0
+        for x in inputs:
+            if x._gen > gen:
+                gen = x._gen
+        self.generation = gen
+        if self.uses_inputs:
+            self._versions = [x._version[0] for x in inputs]
+        outs = []
+        for i, y in enumerate(ys):
+            t = _Tensor(y, requires_grad=y.dtype.kind == "f")
+            t._creator = self
+            t._out_idx = i
+            t._gen = gen + 1
+            outs.append(t)
+        self._out_meta = [(y.shape, y.dtype) for y in ys]
+        if self.uses_outputs:
+            self._out_arrays = ys
+            self._out_versions = [(t._version, 0) for t in outs]
+        return tuple(outs) if multi else outs[0]
+
+    # -- helpers for backward -------------------------------------------------------------
+    def output(self, i=0):
+        """Output ``i`` as a Tensor in this graph (rebuilt from the kept array if it was freed)."""
+        t = _Tensor(self._out_arrays[i], requires_grad=True)
+        t._creator = self
+        t._out_idx = i
+        t._gen = self.generation + 1
+        return t
+
+    def check_versions(self):
+        """Raise if a tensor this node needs was modified in place after the forward pass."""
+        if self._versions is not None:
+            for x, v in zip(self.inputs, self._versions):
+                if x._version[0] != v:
+                    raise RuntimeError(
+                        f"one of the tensors needed for gradient computation has been modified "
+                        f"by an in-place operation: an input of {type(self).__name__} of shape "
+                        f"{tuple(x.shape)} is at version {x._version[0]}, expected version {v}")
+        if self._out_versions is not None:
+            for i, (counter, v) in enumerate(self._out_versions):
+                if counter[0] != v:
+                    raise RuntimeError(
+                        f"one of the tensors needed for gradient computation has been modified "
+                        f"by an in-place operation: output {i} of {type(self).__name__} is at "
+                        f"version {counter[0]}, expected version {v}")
+
+    def release(self):
+        """Free what the backward pass needed (called after backward without retain_graph)."""
+        self.__dict__.clear()
+        self._released = True
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+_Tensor = None  # set by narae.tensor to avoid an import cycle

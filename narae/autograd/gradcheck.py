@@ -1,0 +1,105 @@
+"""Finite-difference checks of gradients (``gradcheck``) and of gradients of gradients.
+
+The checked quantity is the scalar L = sum_k <out_k, r_k> for fixed random r_k, so one
+backward pass gives dL/dx. Small inputs are checked element by element; large ones along
+random directions v (Chainer's trick): (L(x + eps v) - L(x - eps v)) / 2eps == <dL/dx, v>.
+"""
+import numpy as np
+
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
+
+
+class GradcheckError(AssertionError):
+    pass
+
+
+def _outputs(func, inputs):
+    out = func(*inputs)
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _scalar_loss(func, inputs, weights):
+    from ..tensor import Tensor
+    total = 0.0
+    for o, w in zip(_outputs(func, inputs), weights):
+        if o is not None and o._data.dtype.kind == "f":
+            total = total + (o * Tensor(w)).sum()
+    return total
+
+
+def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=64, n_directions=6,
+              seed=0, raise_exception=True):
+    """Compare autograd's gradient of ``func`` at ``inputs`` with central differences.
+
+    ``inputs`` are float64 Tensors; those with ``requires_grad`` are checked.
+    """
+    from ..tensor import Tensor
+    from .grad_mode import no_grad
+    from . import grad as autograd_grad
+    rng = np.random.default_rng(seed)
+    inputs = [x if isinstance(x, Tensor) else x for x in inputs]
+    diff_inputs = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    for x in diff_inputs:
+        if x._data.dtype != np.float64:
+            raise GradcheckError(f"gradcheck needs float64 inputs, got {x.dtype}")
+    weights = [rng.standard_normal(o.shape) if o is not None else None
+               for o in _outputs(func, inputs)]
+    loss = _scalar_loss(func, inputs, weights)
+    if isinstance(loss, Tensor) and loss.requires_grad:
+        analytic = autograd_grad(loss, diff_inputs, allow_unused=True)
+    else:  # no path to the inputs: the analytic gradient is zero, the numeric must be too
+        analytic = [None] * len(diff_inputs)
+
+    def numeric_loss():
+        with no_grad():
+            return float(_scalar_loss(func, inputs, weights))
+
+    for idx, (x, g) in enumerate(zip(diff_inputs, analytic)):
+        g = np.zeros(x.shape) if g is None else np.asarray(g._data)
+        data = x._data
+        if data.size <= max_elements:
+            directions = []
+            for i in range(data.size):
+                v = np.zeros(data.shape)
+                v.flat[i] = 1.0
+                directions.append(v)
+        else:
+            directions = [rng.standard_normal(data.shape) for _ in range(n_directions)]
+        original = data.copy()
+        for v in directions:
+            data[...] = original + eps * v
+            plus = numeric_loss()
+            data[...] = original - eps * v
+            minus = numeric_loss()
+            data[...] = original
+            numeric = (plus - minus) / (2 * eps)
+            exact = float((g * v).sum())
+            if not abs(numeric - exact) <= atol + rtol * abs(numeric):
+                msg = (f"gradcheck failed for input {idx} (shape {tuple(x.shape)}): numeric "
+                       f"{numeric:.8g} vs analytic {exact:.8g} along a "
+                       f"{'unit' if data.size <= max_elements else 'random'} direction")
+                if raise_exception:
+                    raise GradcheckError(msg)
+                return False
+    return True
+
+
+def gradgradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, **kwargs):
+    """gradcheck applied to x -> d<func(x), r>/dx built with create_graph=True."""
+    from ..tensor import Tensor
+    from . import grad as autograd_grad
+    rng = np.random.default_rng(seed + 1)
+    diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    weights = [rng.standard_normal(o.shape) if o is not None else None
+               for o in _outputs(func, inputs)]
+
+    from .grad_mode import enable_grad
+
+    def first_grads(*xs):
+        with enable_grad():  # also while gradcheck evaluates it numerically under no_grad
+            loss = _scalar_loss(func, xs, weights)
+            gs = autograd_grad(loss, [xs[i] for i in diff_idx], create_graph=True,
+                               allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(first_grads, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed, **kwargs)

@@ -1,0 +1,355 @@
+"""Making tensors: ``tensor``, ``zeros``, ``arange``, ``randn``... and in-place fills.
+
+Randomness comes from ``narae.random.default_generator`` (or an explicit ``generator=``),
+so ``narae.manual_seed`` makes every draw reproducible.
+"""
+import numpy as np
+
+from . import _dtype
+from .backend import as_device, to_device, get_array_module
+from .random import default_generator
+from .tensor import Tensor, register_methods
+from .autograd import grad_mode
+
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange",
+           "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm", "normal",
+           "bernoulli", "multinomial", "zeros_like", "ones_like", "full_like", "empty_like",
+           "rand_like", "randn_like", "randint_like", "scalar_tensor"]
+
+
+def _infer_numpy(data):
+    """NumPy array for ``data`` with torch's default dtypes (floats -> float32)."""
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
+        data = _nested_tolist(data)
+    arr = np.asarray(data)
+    if arr.dtype == np.float64 and not isinstance(data, np.ndarray) and \
+            not isinstance(data, np.floating):
+        arr = arr.astype(_dtype.get_default_dtype().np)
+    elif arr.dtype.kind in "iu" and arr.dtype not in (np.int8, np.int16, np.int32, np.uint8) \
+            and not isinstance(data, np.ndarray):
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "biuf":
+        raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor: expected numbers "
+                        "or booleans")
+    return arr
+
+
+def _flat(data):
+    for d in data:
+        if isinstance(d, (list, tuple)):
+            yield from _flat(d)
+        else:
+            yield d
+
+
+def _nested_tolist(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_nested_tolist(d) for d in data]
+    return data
+
+
+def _make(array, dtype, device, requires_grad):
+    if dtype is not None:
+        np_dtype = _dtype.to_dtype(dtype).np
+        if array.dtype != np_dtype:
+            array = array.astype(np_dtype)
+    if device is not None:
+        array = to_device(array, as_device(device))
+    t = Tensor(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
+    arr = _infer_numpy(data)
+    src_is_array = isinstance(data, (np.ndarray, Tensor))
+    t = _make(arr, dtype, device, requires_grad)
+    if src_is_array and t._data is arr or (isinstance(data, Tensor) and t._data is data._data):
+        t._data = t._data.copy()
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a NumPy array or Tensor when it can."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    return _make(_infer_numpy(data), dtype, device, False)
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with ``ndarray`` (its dtype is kept)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dtype.from_numpy_dtype(ndarray.dtype)
+    return Tensor(ndarray)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    return _make(np.asarray(s, dtype=(dtype and _dtype.to_dtype(dtype).np) or
+                            _dtype.get_default_dtype().np), None, device, requires_grad)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    size = tuple(int(s) for s in size)
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(size)}")
+    return size
+
+
+def _np_dtype(dtype):
+    return (_dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()).np
+
+
+def _filled(fill, size, dtype, device, requires_grad):
+    arr = np.full(size, fill, dtype=_np_dtype(dtype))
+    return _make(arr, None, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _make(np.zeros(_size(size), _np_dtype(dtype)), None, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _make(np.ones(_size(size), _np_dtype(dtype)), None, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _make(np.empty(_size(size), _np_dtype(dtype)), None, device, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = _dtype.bool if isinstance(fill_value, bool) else \
+            _dtype.int64 if isinstance(fill_value, int) else _dtype.get_default_dtype()
+    return _make(np.full(_size((size,)), fill_value, _dtype.to_dtype(dtype).np), None, device,
+                 requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = _dtype.int64 if is_int else _dtype.get_default_dtype()
+    np_dtype = _dtype.to_dtype(dtype).np
+    # compute in float64/int64 then cast, so float32 ranges have torch's length
+    arr = np.arange(start, end, step, dtype=np.float64 if np_dtype.kind == "f" else None)
+    return _make(arr.astype(np_dtype), None, device, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    arr = np.linspace(start, end, int(steps), dtype=np.float64).astype(_np_dtype(dtype))
+    return _make(arr, None, device, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    arr = np.logspace(start, end, int(steps), base=base).astype(_np_dtype(dtype))
+    return _make(arr, None, device, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    return _make(np.eye(n, m, dtype=_np_dtype(dtype)), None, device, requires_grad)
+
+
+def _rng(generator, device):
+    gen = generator if generator is not None else default_generator
+    return gen
+
+
+def _random(draw, size, dtype, device, requires_grad, generator):
+    """Draw on the CPU generator then move: the same seed gives the same numbers on any device."""
+    rng = _rng(generator, device).rng
+    arr = draw(rng, size).astype(_np_dtype(dtype), copy=False)
+    return _make(arr, None, device, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random(lambda r, s: r.random(s), _size(size), dtype, device, requires_grad,
+                   generator)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random(lambda r, s: r.standard_normal(s), _size(size), dtype, device,
+                   requires_grad, generator)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                           f">= to={high}")
+    rng = _rng(generator, device).rng
+    arr = rng.integers(low, high, size=_size((size,)))
+    return _make(arr.astype(_dtype.to_dtype(dtype or _dtype.int64).np), None, device,
+                 requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    rng = _rng(generator, device).rng
+    return _make(rng.permutation(n).astype(_dtype.to_dtype(dtype or _dtype.int64).np), None,
+                 device, requires_grad)
+
+
+def normal(mean, std, size=None, *, generator=None, dtype=None, device=None):
+    """Samples of N(mean, std**2); mean/std may be numbers or tensors (broadcast)."""
+    rng = _rng(generator, device).rng
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
+    shape = _size((size,)) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
+    ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    arr = rng.standard_normal(shape) * np.asarray(to_device(s, as_device("cpu")) if ref is not None
+                                                  else s) + np.asarray(
+        to_device(m, as_device("cpu")) if ref is not None else m)
+    if dtype is None and ref is not None:
+        dtype = ref.dtype
+    return _make(arr.astype(_np_dtype(dtype)), None,
+                 device if device is not None else (ref.device if ref is not None else None),
+                 False)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    """0/1 samples with probabilities ``input`` (or the scalar ``p``)."""
+    rng = _rng(generator, None).rng
+    probs = to_device(input._data, as_device("cpu")) if p is None else np.full(input.shape, p)
+    arr = (rng.random(input.shape) < probs).astype(input._data.dtype)
+    return _make(arr, None, input.device, False)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Indices drawn from the rows of ``input`` (unnormalised non-negative weights)."""
+    rng = _rng(generator, None).rng
+    probs = np.asarray(to_device(input._data, as_device("cpu")), dtype=np.float64)
+    rows = probs.reshape(-1, probs.shape[-1])
+    if (rows < 0).any() or not np.isfinite(rows).all():
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
+                           "element < 0")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
+                           "without replacement")
+    out = np.stack([rng.choice(rows.shape[1], size=num_samples, replace=replacement,
+                               p=r / r.sum()) for r in rows])
+    out = out.reshape(probs.shape[:-1] + (num_samples,))
+    return _make(out.astype(np.int64), None, input.device, False)
+
+
+def _like(factory):
+    def like(input, *, dtype=None, device=None, requires_grad=False, **kwargs):
+        return factory(*input.shape, dtype=dtype or input.dtype,
+                       device=device or input.device, requires_grad=requires_grad, **kwargs)
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+rand_like = _like(rand)
+randn_like = _like(randn)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype,
+                device=device or input.device, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    return randint(low, high, input.shape, dtype=dtype or input.dtype,
+                   device=device or input.device, requires_grad=requires_grad)
+
+
+# --- in-place fills (they write the array: outside the graph only, like torch's init) ----
+def _fill_array(self, new_values):
+    """Overwrite this tensor's values (no graph recorded) and bump its version."""
+    self._check_inplace()
+    if grad_mode.state.enabled and self.requires_grad:
+        raise RuntimeError("a tensor that is part of a graph cannot be filled in place; "
+                           "wrap the call in narae.no_grad()")
+    xp = get_array_module(self._data)
+    self._data[...] = xp.asarray(new_values) if not isinstance(new_values, (int, float, bool)) \
+        else new_values
+    self._version[0] += 1
+    return self
+
+
+def _cpu_draw(self, draw, generator):
+    rng = _rng(generator, None).rng
+    arr = draw(rng, self.shape).astype(self._data.dtype, copy=False)
+    return to_device(arr, self.device)
+
+
+def zero_(self):
+    return _fill_array(self, 0)
+
+
+def fill_(self, value):
+    return _fill_array(self, value.item() if isinstance(value, Tensor) else value)
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy ``src`` (broadcast to this shape) into this tensor; differentiable w.r.t. src."""
+    src_t = src if isinstance(src, Tensor) else tensor(src)
+    if grad_mode.state.enabled and src_t.requires_grad:
+        from .ops.shape import broadcast_to
+        return self._apply_inplace(lambda _self, s: broadcast_to(s.to(self.dtype).to(
+            self.device), self.shape), src_t)
+    src_arr = to_device(src_t._data, self.device)
+    try:
+        return _fill_array(self, get_array_module(self._data).broadcast_to(src_arr, self.shape))
+    except ValueError:
+        raise RuntimeError(f"copy_: the source of shape {tuple(src_t.shape)} cannot be "
+                           f"broadcast to the destination of shape {tuple(self.shape)}") from None
+
+
+def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    return _fill_array(self, _cpu_draw(self, lambda r, s: r.uniform(a, b, s), generator))
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    return _fill_array(self, _cpu_draw(self, lambda r, s: r.normal(mean, std, s), generator))
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    return _fill_array(self, _cpu_draw(self, lambda r, s: r.random(s) < p, generator))
+
+
+def random_(self, from_=0, to=None, *, generator=None):
+    if to is None:
+        from_, to = 0, from_ if from_ else 2 ** 24
+    return _fill_array(self, _cpu_draw(self, lambda r, s: r.integers(from_, to, s), generator))
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    return _fill_array(self, _cpu_draw(self, lambda r, s: r.exponential(1.0 / lambd, s),
+                                       generator))
+
+
+register_methods(
+    zero_=zero_, fill_=fill_, copy_=copy_, uniform_=uniform_, normal_=normal_,
+    bernoulli_=bernoulli_, random_=random_, exponential_=exponential_,
+    new_zeros=lambda self, *size, dtype=None, device=None, requires_grad=False: zeros(
+        *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
+    new_ones=lambda self, *size, dtype=None, device=None, requires_grad=False: ones(
+        *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
+    new_full=lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: full(
+        size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+        requires_grad=requires_grad),
+    new_empty=lambda self, *size, dtype=None, device=None, requires_grad=False: empty(
+        *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
+    new_tensor=lambda self, data, dtype=None, device=None, requires_grad=False: tensor(
+        data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
+)

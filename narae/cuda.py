@@ -1,0 +1,31 @@
+"""``narae.cuda``: is a GPU usable, and synchronising with it (CuPy, loaded lazily)."""
+from .backend import gpu_available
+from .backend.arrays import _load_cupy
+
+__all__ = ["is_available", "device_count", "synchronize", "manual_seed"]
+
+
+def is_available():
+    return gpu_available()
+
+
+def device_count():
+    cp = _load_cupy()
+    if cp is None:
+        return 0
+    try:
+        return cp.cuda.runtime.getDeviceCount()
+    except Exception:
+        return 0
+
+
+def synchronize(device=None):
+    if not is_available():
+        raise RuntimeError("narae.cuda.synchronize: no CUDA GPU is available")
+    _load_cupy().cuda.Device().synchronize()
+
+
+def manual_seed(seed):
+    """GPU draws derive from narae.manual_seed; this is kept for torch compatibility."""
+    from .random import manual_seed as _seed
+    _seed(seed)

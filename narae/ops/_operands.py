@@ -1,0 +1,92 @@
+"""Turning Python numbers and arrays into Tensors, and torch's dtype promotion for binary ops.
+
+torch's rules: a Python float meets an integer tensor as the default float dtype; a
+0-d tensor or a Python number does not widen a dimensioned tensor of the same category
+(float32 tensor * 2.0 stays float32).
+"""
+import numpy as np
+
+from .. import _dtype
+from ..tensor import Tensor
+from ..backend import get_array_module
+
+__all__ = ["as_tensor_like", "binary_operands", "normalize_dim", "normalize_dims"]
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _scalar_dtype(value):
+    if isinstance(value, (bool, np.bool_)):
+        return np.bool_
+    if isinstance(value, (int, np.integer)):
+        return np.int64
+    return _dtype.get_default_dtype().np
+
+
+def as_tensor_like(value, like):
+    """``value`` as a constant Tensor on ``like``'s device (Tensors pass through)."""
+    if isinstance(value, Tensor):
+        return value
+    xp = get_array_module(like._data)
+    if isinstance(value, (int, float, bool, np.number, np.bool_)):
+        return Tensor(xp.asarray(value, dtype=_scalar_dtype(value)))
+    arr = xp.asarray(value)
+    if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        arr = arr.astype(_dtype.get_default_dtype().np)
+    return Tensor(arr)
+
+
+def result_dtype(a, b):
+    """torch's promotion for two arrays, 0-d arrays counting as 'scalars'."""
+    da, db = a.dtype, b.dtype
+    if da == db:
+        return da
+    ca, cb = _CATEGORY.get(da.kind, 2), _CATEGORY.get(db.kind, 2)
+    if ca == cb:
+        if a.ndim and not b.ndim:
+            return da
+        if b.ndim and not a.ndim:
+            return db
+        return np.promote_types(da, db)
+    return da if ca > cb else db
+
+
+def binary_operands(a, b):
+    """Two Tensors of one dtype from any mix of Tensors and numbers (numbers never need grad)."""
+    if not isinstance(a, Tensor):
+        if isinstance(b, Tensor) and isinstance(a, (float, int)) and type(a) is not bool \
+                and b._data.dtype.kind == "f":
+            xp = get_array_module(b._data)
+            return Tensor(xp.asarray(a, dtype=b._data.dtype)), b
+        a = as_tensor_like(a, b)
+    if not isinstance(b, Tensor):
+        if isinstance(b, (float, int)) and a._data.dtype.kind == "f" and type(b) is not bool:
+            xp = get_array_module(a._data)
+            return a, Tensor(xp.asarray(b, dtype=a._data.dtype))
+        b = as_tensor_like(b, a)
+    if a._data.dtype != b._data.dtype:
+        dt = result_dtype(a._data, b._data)
+        if a._data.dtype != dt:
+            a = a.to(_dtype.from_numpy_dtype(dt))
+        if b._data.dtype != dt:
+            b = b.to(_dtype.from_numpy_dtype(dt))
+    return a, b
+
+
+def normalize_dim(dim, ndim, name="dim"):
+    """A dim in [-ndim, ndim) as a non-negative int, with torch's error message otherwise."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim % n
+
+
+def normalize_dims(dim, ndim):
+    """None -> all axes; int or tuple -> a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted({normalize_dim(d, ndim) for d in dim}))
+        return dims
+    return (normalize_dim(dim, ndim),)

@@ -1,0 +1,2 @@
+"""Indexing: __getitem__, gather, index_select, masked_fill, scatter_add, sort, topk, one_hot."""
+__all__ = []

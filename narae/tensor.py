@@ -1,0 +1,312 @@
+"""``Tensor``: an n-dimensional array that can record the operations applied to it.
+
+The array lives in ``_data`` (a NumPy or CuPy array). A tensor produced by a recorded op
+knows its ``_creator`` (the Function) and which of its outputs it is; ``backward`` hands
+the graph to the engine. Math methods (``x.exp()``, ``x + y``...) are attached by the op
+modules in ``narae.ops`` with ``register_methods``, next to the op they call.
+"""
+import weakref
+
+import numpy as np
+
+from . import _dtype
+from .autograd import function as _function_mod, engine as _engine_mod, grad_mode
+from .backend import device_of, to_device, as_device, get_array_module
+
+__all__ = ["Tensor", "register_methods"]
+
+
+class Tensor:
+    __slots__ = ("_data", "grad", "requires_grad", "_creator", "_out_idx", "_gen", "_version",
+                 "_hooks", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False):
+        if type(data) is not np.ndarray and not hasattr(data, "__cuda_array_interface__"):
+            if isinstance(data, Tensor):
+                data = data._data
+            else:
+                data = np.asarray(data)
+                if data.dtype.kind in "fiu" and data.dtype != np.float32 and \
+                        type(self) is Tensor and data.dtype.kind != "b":
+                    data = data.astype(np.float32)  # torch.Tensor(...) is a float tensor
+        self._data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._creator = None
+        self._out_idx = 0
+        self._gen = 0
+        self._version = [0]
+        self._hooks = None
+        self._retains_grad = False
+
+    # -- basic attributes ---------------------------------------------------------------
+    @property
+    def shape(self):
+        return self._data.shape
+
+    def size(self, dim=None):
+        return self._data.shape if dim is None else self._data.shape[dim]
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self):
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        return device_of(self._data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def is_leaf(self):
+        return self._creator is None
+
+    @property
+    def grad_fn(self):
+        return self._creator
+
+    @property
+    def data(self):
+        """The same array, detached from the graph and from version tracking (as torch's)."""
+        return Tensor(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else value
+
+    @property
+    def _version_number(self):
+        return self._version[0]
+
+    # -- conversion -----------------------------------------------------------------------
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        if not isinstance(self._data, np.ndarray):
+            raise TypeError(f"can't convert {self.device} tensor to numpy: "
+                            "use Tensor.cpu() to copy the tensor to host memory first")
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               "to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return to_device(self._data, as_device("cpu")).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = to_device(self._data, as_device("cpu"))
+        return a if dtype is None else a.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
+                               "ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        a = to_device(self._data, as_device("cpu"))
+        body = np.array2string(a, separator=", ", precision=4, prefix="tensor(",
+                               threshold=1000, edgeitems=3)
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if a.dtype not in (np.float32, np.int64, np.bool_) or a.size == 0:
+            extras.append(f"dtype={self.dtype}")
+        if self._creator is not None:
+            extras.append(f"grad_fn={self._creator!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # -- autograd -----------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see torch.Tensor.backward)."""
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                                   f"(got a tensor of shape {tuple(self.shape)}); pass "
+                                   "`gradient=` to backward()")
+            gradient = Tensor(get_array_module(self._data).ones_like(self._data))
+        elif not isinstance(gradient, Tensor):
+            gradient = Tensor(np.asarray(gradient, dtype=self._data.dtype))
+        if gradient.shape != self.shape:
+            raise RuntimeError(f"backward: gradient has shape {tuple(gradient.shape)} but the "
+                               f"tensor has shape {tuple(self.shape)}")
+        if retain_graph is None:
+            retain_graph = create_graph
+        if inputs is not None:
+            from .autograd import grad as _grad
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            gs = _grad([self], inputs, [gradient], retain_graph=retain_graph,
+                       create_graph=create_graph, allow_unused=True)
+            for t, g in zip(inputs, gs):
+                if g is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+            return
+        _engine_mod.run_backward([self], [gradient], retain_graph, create_graph)
+
+    def detach(self):
+        t = Tensor(self._data)
+        t._version = self._version  # a detached tensor shares the storage and its version counter
+        return t
+
+    def detach_(self):
+        self._creator = None
+        self._gen = 0
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self.requires_grad = requires_grad
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._creator is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            fn = self._creator
+            if fn._hooks is None:
+                fn._hooks = {}
+            hooks = fn._hooks.setdefault(self._out_idx, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self._creator is None:
+            return
+        fn = self._creator
+        if fn._retain is None:
+            fn._retain = {}
+        fn._retain[self._out_idx] = weakref.ref(self)
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    # -- in-place support ---------------------------------------------------------------
+    def _check_inplace(self):
+        if grad_mode.state.enabled and self.requires_grad and self._creator is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+
+    def _take_over(self, result):
+        """Become ``result`` (an out-of-place result computed from this tensor) in place.
+
+        Outside the graph the array is overwritten in place (aliases see it); inside it, this
+        tensor is re-pointed at the new node. Either way its version counter moves on, so a
+        backward that needs the old values raises instead of using the new ones.
+        """
+        self._check_inplace()
+        if result._creator is not None:
+            self._data = result._data
+            self._creator = result._creator
+            self._out_idx = result._out_idx
+            self._gen = result._gen
+            self.requires_grad = True
+        else:
+            if result._data.shape != self._data.shape:
+                raise RuntimeError(f"in-place operation would change the shape "
+                                   f"{tuple(self.shape)} to {tuple(result.shape)}")
+            self._data[...] = result._data
+        self._version[0] += 1
+        return self
+
+    def _apply_inplace(self, op, *args, **kwargs):
+        """Run ``op(self, *args)`` and store the result in this tensor (torch's ``op_``)."""
+        self._check_inplace()
+        if grad_mode.state.enabled and (self.requires_grad or any(
+                isinstance(a, Tensor) and a.requires_grad for a in args)):
+            return self._take_over(op(self._previous(), *args, **kwargs))
+        with grad_mode.no_grad():
+            return self._take_over(op(self, *args, **kwargs))
+
+    def _previous(self):
+        """A tensor standing for this one's current value, as input of an in-place op."""
+        t = Tensor(self._data, self.requires_grad)
+        t._creator, t._out_idx, t._gen = self._creator, self._out_idx, self._gen
+        return t
+
+
+class _RemovableHandle:
+    def __init__(self, container, item):
+        self._container, self._item = container, item
+
+    def remove(self):
+        try:
+            self._container.remove(self._item)
+        except ValueError:
+            pass
+
+
+def register_methods(**methods):
+    """Attach functions as Tensor methods (used by the op modules, beside the op)."""
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+
+
+_function_mod._Tensor = Tensor
+_engine_mod._Tensor = Tensor
