@@ -10,14 +10,51 @@ from ..backend import get_array_module
 
 __all__ = ["run_backward"]
 
+_FREED = ("Trying to backward through the graph a second time (or directly access saved "
+          "tensors after they have already been freed). Specify retain_graph=True if you need "
+          "to backward through the graph a second time.")
 
-def _reduce_to_input(g, x):
+
+def _fit_to_input(g, x):
     """Undo broadcasting and dtype promotion: the one place where a gradient is fitted to x."""
     if g.shape != x.shape:
         g = _sum_to(g, x.shape)
     if g._data.dtype != x._data.dtype:
         g = g.to(x.dtype)
     return g
+
+
+class _Leaves:
+    """Where leaf gradients go: accumulated into ``.grad``, or captured for autograd.grad."""
+
+    def __init__(self, capture, create_graph):
+        self.capture = capture
+        self.create_graph = create_graph
+        self.assigned = set()  # ids of arrays already stored in some .grad during this pass
+
+    def receive(self, t, g):
+        for hook in t._hooks or ():
+            r = hook(g)
+            if r is not None:
+                g = r
+        capture = self.capture
+        if capture is not None:
+            key = id(t)
+            if key in capture:
+                prev = capture[key]
+                capture[key] = g if prev is None else prev + g
+            return
+        if self.create_graph:
+            t.grad = g if t.grad is None else t.grad + g
+            return
+        data = g._data
+        if id(data) in self.assigned:  # never let two leaves share one gradient array
+            data = data.copy()
+        if t.grad is None:
+            t.grad = _Tensor(data)
+        else:
+            t.grad = _Tensor(t.grad._data + data)
+        self.assigned.add(id(t.grad._data))
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -30,88 +67,63 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     pending = {}          # Function -> list of gradients, one per output
     heap = []
     counter = 0           # tie-breaker: Functions are not orderable
-    assigned = set()      # ids of arrays already stored into some leaf's .grad in this pass
-
-    def send(t, g):
-        nonlocal counter
-        fn = t._creator
-        if fn is None:
-            if t.requires_grad:
-                _to_leaf(t, g)
-            return
-        slot = pending.get(fn)
-        if slot is None:
-            if fn._released:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time (or directly access "
-                    "saved tensors after they have already been freed). Specify "
-                    "retain_graph=True if you need to backward through the graph a second time.")
-            slot = pending[fn] = [None] * len(fn._out_meta)
-            counter += 1
-            heapq.heappush(heap, (-fn.generation, counter, fn))
-        i = t._out_idx
-        slot[i] = g if slot[i] is None else slot[i] + g
-        if capture is not None and id(t) in capture:
-            # a non-leaf input of autograd.grad: its gradient is complete when fn is reached
-            _capture_nonleaf[id(fn), i] = id(t)
-
-    def _to_leaf(t, g):
-        for hook in t._hooks or ():
-            r = hook(g)
-            if r is not None:
-                g = r
-        if capture is not None:
-            if id(t) in capture:
-                prev = capture[id(t)]
-                capture[id(t)] = g if prev is None else prev + g
-            return
-        if not create_graph:
-            g = g.detach() if g.requires_grad else g
-            if id(g._data) in assigned:
-                g = _Tensor(g._data.copy())
-            assigned.add(id(g._data))
-        if t.grad is None:
-            t.grad = g if create_graph else _Tensor(g._data)
-        else:
-            t.grad = t.grad + g
-            if not create_graph:
-                assigned.add(id(t.grad._data))
-
-    _capture_nonleaf = {}
+    leaves = _Leaves(capture, create_graph)
+    # non-leaf tensors passed to autograd.grad: (id(fn), output index) -> id(tensor)
+    wanted = {}
     prev_mode = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     try:
-        for t, g in zip(roots, root_grads):
-            send(t, g)
-        while heap:
+        todo = list(zip(roots, root_grads))
+        while True:
+            for t, g in todo:
+                fn = t._creator
+                if fn is None:
+                    if t.requires_grad:
+                        leaves.receive(t, g)
+                    continue
+                slot = pending.get(fn)
+                if slot is None:
+                    if fn._released:
+                        raise RuntimeError(_FREED)
+                    slot = pending[fn] = [None] * len(fn._out_meta)
+                    counter += 1
+                    heapq.heappush(heap, (-fn.generation, counter, fn))
+                i = t._out_idx
+                slot[i] = g if slot[i] is None else slot[i] + g
+                if capture is not None and id(t) in capture:
+                    wanted[id(fn), i] = id(t)
+            if not heap:
+                break
             fn = heapq.heappop(heap)[2]
             gys = pending.pop(fn)
             if fn._hooks is not None or fn._retain is not None:
                 _run_nonleaf_hooks(fn, gys, capture)
-            if capture is not None and _capture_nonleaf:
+            if wanted:
                 for i, g in enumerate(gys):
-                    tid = _capture_nonleaf.get((id(fn), i))
-                    if tid is not None and g is not None:
-                        prev = capture[tid]
-                        capture[tid] = g if prev is None else prev + g
+                    key = wanted.get((id(fn), i))
+                    if key is not None and g is not None:
+                        prev = capture[key]
+                        capture[key] = g if prev is None else prev + g
             if len(gys) > 1:
                 gys = [g if g is not None else _zeros(shape, dtype, fn)
                        for g, (shape, dtype) in zip(gys, fn._out_meta)]
-            fn.check_versions()
+            if fn._versions is not None or fn._out_versions is not None:
+                fn.check_versions()
             gxs = fn.backward(*gys)
+            inputs = fn.inputs
             if type(gxs) is not tuple:
                 gxs = (gxs,)
-            inputs = fn.inputs
             if len(gxs) != len(inputs):
                 raise RuntimeError(f"{type(fn).__name__}.backward returned {len(gxs)} gradients "
                                    f"for {len(inputs)} inputs")
             if not retain_graph:
                 fn.release()
+            todo = []
             for x, gx in zip(inputs, gxs):
                 if gx is not None and x.requires_grad:
-                    if gx.shape != x.shape or gx._data.dtype != x._data.dtype:
-                        gx = _reduce_to_input(gx, x)
-                    send(x, gx)
+                    if gx._data.shape != x._data.shape or gx._data.dtype != x._data.dtype:
+                        gx = _fit_to_input(gx, x)
+                    todo.append((x, gx))
     finally:
         grad_mode.state.enabled = prev_mode
 

@@ -54,23 +54,36 @@ class Function:
     def __call__(self, *inputs):
         """Run forward on ``inputs`` (Tensors) and, when gradients are needed, record the node."""
         try:
-            ys = self.forward(*[x._data for x in inputs])
+            if len(inputs) == 1:
+                ys = self.forward(inputs[0]._data)
+            else:
+                ys = self.forward(*[x._data for x in inputs])
         except ValueError as e:  # NumPy's shape errors: say which op and which shapes
             shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
             raise ShapeError(f"{type(self).__name__}: {e} (input shapes: {shapes})") from None
-        multi = type(ys) is tuple
-        if not multi:
-            ys = (ys,)
-        ys = [y if type(y) is _ndarray or hasattr(y, "__cuda_array_interface__")
-              else np.asarray(y) for y in ys]
+        if type(ys) is tuple:
+            return self._finish_multi(inputs, ys)
+        if type(ys) is not _ndarray and not hasattr(ys, "__cuda_array_interface__"):
+            ys = np.asarray(ys)  # NumPy returns scalars from 0-d results
         if grad_mode.state.enabled:
             for x in inputs:
                 if x.requires_grad:
-                    return self._record(inputs, ys, multi)
-        outs = tuple(_Tensor(y) for y in ys)
-        return outs if multi else outs[0]
+                    break
+            else:
+                return _Tensor(ys)
+            self._link(inputs)
+            t = _Tensor(ys, ys.dtype.kind == "f")
+            t._creator = self
+            t._gen = self.generation + 1
+            self._out_meta = ((ys.shape, ys.dtype),)
+            if self.uses_outputs:
+                self._out_arrays = (ys,)
+                self._out_versions = ((t._version, 0),)
+            return t
+        return _Tensor(ys)
 
-    def _record(self, inputs, ys, multi):
+    def _link(self, inputs):
+        """Record the inputs, the generation and (when backward reads them) their versions."""
         self.inputs = inputs
         gen = 0
         for x in inputs:
@@ -79,18 +92,25 @@ class Function:
         self.generation = gen
         if self.uses_inputs:
             self._versions = [x._version[0] for x in inputs]
+
+    def _finish_multi(self, inputs, ys):
+        ys = [y if type(y) is _ndarray or hasattr(y, "__cuda_array_interface__")
+              else np.asarray(y) for y in ys]
+        if not grad_mode.state.enabled or not any(x.requires_grad for x in inputs):
+            return tuple(_Tensor(y) for y in ys)
+        self._link(inputs)
         outs = []
         for i, y in enumerate(ys):
-            t = _Tensor(y, requires_grad=y.dtype.kind == "f")
+            t = _Tensor(y, y.dtype.kind == "f")
             t._creator = self
             t._out_idx = i
-            t._gen = gen + 1
+            t._gen = self.generation + 1
             outs.append(t)
         self._out_meta = [(y.shape, y.dtype) for y in ys]
         if self.uses_outputs:
             self._out_arrays = ys
             self._out_versions = [(t._version, 0) for t in outs]
-        return tuple(outs) if multi else outs[0]
+        return tuple(outs)
 
     # -- helpers for backward -------------------------------------------------------------
     def output(self, i=0):

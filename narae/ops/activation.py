@@ -17,7 +17,19 @@ class ReLU(Function):
         return get_array_module(x).maximum(x, 0)
 
     def backward(self, gy):
-        return gy * (self.output() > 0).to(gy.dtype)
+        return ReLUGrad()(self.output(), gy)
+
+
+class ReLUGrad(Function):
+    """gy * (y > 0) as one node; its own derivative in gy is the same mask (Chainer's trick)."""
+    uses_inputs = False
+
+    def forward(self, y, gy):
+        self.mask = y > 0
+        return gy * self.mask
+
+    def backward(self, ggx):
+        return None, ReLUGrad()(self.inputs[0], ggx)
 
 
 class Sigmoid(Function):
@@ -33,8 +45,18 @@ class Sigmoid(Function):
         return y
 
     def backward(self, gy):
-        y = self.output()
-        return gy * (y * (1.0 - y))
+        return SigmoidGrad()(self.output(), gy)
+
+
+class SigmoidGrad(Function):
+    """gy * y * (1 - y) in one node; differentiable in y and gy for double backward."""
+
+    def forward(self, y, gy):
+        return gy * y * (1 - y)
+
+    def backward(self, g):
+        y, gy = self.inputs
+        return g * gy * (1.0 - 2.0 * y), g * y * (1.0 - y)
 
 
 class Tanh(Function):
@@ -45,8 +67,18 @@ class Tanh(Function):
         return get_array_module(x).tanh(x)
 
     def backward(self, gy):
-        y = self.output()
-        return gy * (1.0 - y * y)
+        return TanhGrad()(self.output(), gy)
+
+
+class TanhGrad(Function):
+    """gy * (1 - y^2) in one node; differentiable in y and gy for double backward."""
+
+    def forward(self, y, gy):
+        return gy * (1 - y * y)
+
+    def backward(self, g):
+        y, gy = self.inputs
+        return g * gy * y * -2.0, g * (1.0 - y * y)
 
 
 def relu(input, inplace=False):

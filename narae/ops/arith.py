@@ -151,6 +151,68 @@ class Where(Function):
         return None, ga, gb
 
 
+class AddScalar(Function):
+    """x + c for a Python number c (no constant tensor needed)."""
+    uses_inputs = False
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x + self.c
+
+    def backward(self, gy):
+        return gy
+
+
+class MulScalar(Function):
+    uses_inputs = False
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x * self.c
+
+    def backward(self, gy):
+        return MulScalar(self.c)(gy)
+
+
+class RSubScalar(Function):
+    """c - x."""
+    uses_inputs = False
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return self.c - x
+
+    def backward(self, gy):
+        return -gy
+
+
+class DivScalar(Function):
+    uses_inputs = False
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x / self.c
+
+    def backward(self, gy):
+        return DivScalar(self.c)(gy)
+
+
+def _is_number(v):
+    return type(v) is float or type(v) is int
+
+
+def _float_tensor(t):
+    return isinstance(t, Tensor) and t._data.dtype.kind == "f"
+
+
 # --- unary -------------------------------------------------------------------------------
 class Neg(Function):
     uses_inputs = False
@@ -317,6 +379,10 @@ def _erf_array(x):
 
 # --- the user-facing functions -----------------------------------------------------------
 def add(input, other, *, alpha=1):
+    if _is_number(other) and _float_tensor(input):
+        return AddScalar(other * alpha)(input)
+    if _is_number(input) and _float_tensor(other) and alpha == 1:
+        return AddScalar(input)(other)
     a, b = binary_operands(input, other)
     if alpha != 1:
         b = b * alpha
@@ -324,6 +390,10 @@ def add(input, other, *, alpha=1):
 
 
 def sub(input, other, *, alpha=1):
+    if _is_number(other) and _float_tensor(input):
+        return AddScalar(-other * alpha)(input)
+    if _is_number(input) and _float_tensor(other) and alpha == 1:
+        return RSubScalar(input)(other)
     a, b = binary_operands(input, other)
     if alpha != 1:
         b = b * alpha
@@ -331,10 +401,16 @@ def sub(input, other, *, alpha=1):
 
 
 def mul(input, other):
+    if _is_number(other) and _float_tensor(input):
+        return MulScalar(other)(input)
+    if _is_number(input) and _float_tensor(other):
+        return MulScalar(input)(other)
     return Mul()(*binary_operands(input, other))
 
 
 def div(input, other, *, rounding_mode=None):
+    if rounding_mode is None and _is_number(other) and _float_tensor(input):
+        return DivScalar(other)(input)
     a, b = binary_operands(input, other)
     if rounding_mode is None:
         if a._data.dtype.kind != "f":
