@@ -29,3 +29,13 @@ from .ops.shape import sum_to as _sum_to
 _engine._sum_to = _sum_to
 
 __version__ = "0.1.0"
+
+_SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models")
+
+
+def __getattr__(name):
+    """Import subpackages on first use (``narae.nn``, ``narae.optim``...), keeping import fast."""
+    if name in _SUBPACKAGES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'narae' has no attribute {name!r}")

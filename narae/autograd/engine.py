@@ -7,6 +7,7 @@ import heapq
 
 from . import grad_mode
 from ..backend import get_array_module
+from .sparse import SparseGrad
 
 __all__ = ["run_backward"]
 
@@ -22,6 +23,52 @@ def _fit_to_input(g, x):
     if g._data.dtype != x._data.dtype:
         g = g.to(x.dtype)
     return g
+
+
+class Accumulator:
+    """Sums the gradients arriving for one tensor; may add in place into buffers it made.
+
+    A buffer the accumulator allocated is referenced by nobody else until it is handed out,
+    so adding into it in place is safe; gradients returned by ops may be shared (``Add``
+    returns the same gradient for both inputs) and are never modified.
+    """
+
+    def __init__(self, create_graph):
+        self.create_graph = create_graph
+        self.owned = set()  # ids of arrays this accumulator allocated and still holds
+
+    def add(self, prev, g):
+        if prev is None:
+            return g
+        if type(g) is SparseGrad:
+            if type(prev) is SparseGrad:
+                buf = prev.dense()
+            elif id(prev._data) in self.owned:
+                buf = prev._data
+            else:
+                buf = prev._data.copy()
+            g.scatter_into(buf)
+            return self._own(buf)
+        if type(prev) is SparseGrad:
+            prev, g = g, prev
+            return self.add(prev, g)
+        if not self.create_graph and id(prev._data) in self.owned and \
+                prev._data.shape == g._data.shape and prev._data.dtype == g._data.dtype:
+            prev._data += g._data
+            return prev
+        total = prev + g
+        return self._own(total._data) if not self.create_graph else total
+
+    def _own(self, buf):
+        self.owned.add(id(buf))
+        return _Tensor(buf)
+
+    def release(self, g):
+        """Hand a finished gradient out: dense, and no longer ours to modify."""
+        if type(g) is SparseGrad:
+            return _Tensor(g.dense())
+        self.owned.discard(id(g._data))
+        return g
 
 
 class _Leaves:
@@ -68,6 +115,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     heap = []
     counter = 0           # tie-breaker: Functions are not orderable
     leaves = _Leaves(capture, create_graph)
+    leaf_grads = {}       # id(leaf) -> [leaf, summed gradient]; written once at the end
+    acc = Accumulator(create_graph)
     # non-leaf tensors passed to autograd.grad: (id(fn), output index) -> id(tensor)
     wanted = {}
     prev_mode = grad_mode.state.enabled
@@ -79,7 +128,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 fn = t._creator
                 if fn is None:
                     if t.requires_grad:
-                        leaves.receive(t, g)
+                        entry = leaf_grads.get(id(t))
+                        if entry is None:
+                            leaf_grads[id(t)] = [t, g]
+                        else:
+                            entry[1] = acc.add(entry[1], g)
                     continue
                 slot = pending.get(fn)
                 if slot is None:
@@ -89,13 +142,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     counter += 1
                     heapq.heappush(heap, (-fn.generation, counter, fn))
                 i = t._out_idx
-                slot[i] = g if slot[i] is None else slot[i] + g
+                slot[i] = acc.add(slot[i], g)
                 if capture is not None and id(t) in capture:
                     wanted[id(fn), i] = id(t)
             if not heap:
                 break
             fn = heapq.heappop(heap)[2]
-            gys = pending.pop(fn)
+            gys = [g if g is None else acc.release(g) for g in pending.pop(fn)]
             if fn._hooks is not None or fn._retain is not None:
                 _run_nonleaf_hooks(fn, gys, capture)
             if wanted:
@@ -121,9 +174,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             todo = []
             for x, gx in zip(inputs, gxs):
                 if gx is not None and x.requires_grad:
-                    if gx._data.shape != x._data.shape or gx._data.dtype != x._data.dtype:
+                    if type(gx) is not SparseGrad and (
+                            gx._data.shape != x._data.shape or gx._data.dtype != x._data.dtype):
                         gx = _fit_to_input(gx, x)
                     todo.append((x, gx))
+        for t, g in leaf_grads.values():
+            leaves.receive(t, acc.release(g))
     finally:
         grad_mode.state.enabled = prev_mode
 

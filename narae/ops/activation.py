@@ -6,7 +6,7 @@ from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import register_methods
 
-__all__ = ["relu", "sigmoid", "tanh"]
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax"]
 
 
 class ReLU(Function):
@@ -81,6 +81,69 @@ class TanhGrad(Function):
         return g * gy * y * -2.0, g * (1.0 - y * y)
 
 
+class Softmax(Function):
+    uses_inputs = False
+    uses_outputs = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        y = x - x.max(axis=self.axis, keepdims=True)
+        xp.exp(y, out=y)
+        y /= y.sum(axis=self.axis, keepdims=True)
+        return y
+
+    def backward(self, gy):
+        y = self.output()
+        # d softmax: y * (gy - <gy, y>) along the axis
+        return y * (gy - (gy * y).sum(self.axis, keepdim=True))
+
+
+class LogSoftmax(Function):
+    uses_inputs = False
+    uses_outputs = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        lse = xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        shifted -= lse
+        return shifted
+
+    def backward(self, gy):
+        y = self.output()
+        return gy - y.exp() * gy.sum(self.axis, keepdim=True)
+
+
+def _softmax_dim(input, dim, name):
+    if dim is None:
+        # torch's legacy rule for an implicit dim
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    from ._operands import normalize_dim
+    return normalize_dim(dim, input.ndim)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.ndim == 0:
+        return Softmax(None)(input)
+    return Softmax(_softmax_dim(input, dim, "softmax"))(input)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.ndim == 0:
+        return input - input
+    return LogSoftmax(_softmax_dim(input, dim, "log_softmax"))(input)
+
+
 def relu(input, inplace=False):
     if inplace:
         return input._apply_inplace(lambda x: ReLU()(x))
@@ -95,4 +158,6 @@ def tanh(input):
     return Tanh()(input)
 
 
-register_methods(relu=relu, sigmoid=sigmoid, tanh=tanh)
+register_methods(relu=relu, sigmoid=sigmoid, tanh=tanh,
+                 softmax=lambda self, dim=None, dtype=None: softmax(self, dim, dtype=dtype),
+                 log_softmax=lambda self, dim=None, dtype=None: log_softmax(self, dim, dtype=dtype))

@@ -1,10 +1,11 @@
 """Reductions: sum, mean, ... over one axis, several, or all."""
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..tensor import register_methods
 from ._operands import normalize_dims
 from .shape import broadcast_to, reshape
 
-__all__ = ["sum", "mean"]
+__all__ = ["sum", "mean", "logsumexp"]
 
 
 def _expand_back(gy, in_shape, axes, keepdim):
@@ -49,6 +50,32 @@ class Mean(Function):
         return _expand_back(gy, self.in_shape, self.axes, self.keepdim) / max(count, 1)
 
 
+class LogSumExp(Function):
+    uses_outputs = True
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        if x.size == 0:
+            return xp.log(xp.exp(x).sum(axis=self.axes, keepdims=self.keepdim))
+        m = x.max(axis=self.axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows: keep -inf instead of nan
+        y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        return y if self.keepdim else y.squeeze(self.axes)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        y = _expand_back(self.output(), x.shape, self.axes, self.keepdim)
+        return _expand_back(gy, x.shape, self.axes, self.keepdim) * (x - y).exp()
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) along ``dim``, computed stably (max subtracted first)."""
+    return LogSumExp(normalize_dims(dim, input.ndim), keepdim)(input)
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
@@ -67,4 +94,4 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     return Mean(normalize_dims(dim, input.ndim), keepdim)(input)
 
 
-register_methods(sum=sum, mean=mean)
+register_methods(sum=sum, mean=mean, logsumexp=logsumexp)
