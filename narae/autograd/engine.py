@@ -119,6 +119,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     acc = Accumulator(create_graph)
     # non-leaf tensors passed to autograd.grad: (id(fn), output index) -> id(tensor)
     wanted = {}
+    needed = _nodes_leading_to(roots, capture) if capture is not None else None
     prev_mode = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     try:
@@ -134,6 +135,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                         else:
                             entry[1] = acc.add(entry[1], g)
                     continue
+                if needed is not None and fn not in needed and id(t) not in capture:
+                    continue  # autograd.grad: nothing wanted lies behind this node
                 slot = pending.get(fn)
                 if slot is None:
                     if fn._released:
@@ -182,6 +185,34 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             leaves.receive(t, acc.release(g))
     finally:
         grad_mode.state.enabled = prev_mode
+
+
+def _nodes_leading_to(roots, capture):
+    """The Functions from which some tensor in ``capture`` can be reached backwards.
+
+    autograd.grad visits only these, so asking for d(loss)/d(input) does not also compute
+    every weight gradient behind it. Iterative DFS (graphs can be thousands of nodes deep).
+    """
+    reaches = {}  # Function -> bool
+    stack = [(t._creator, False) for t in roots if t._creator is not None]
+    while stack:
+        fn, expanded = stack.pop()
+        if fn in reaches and not expanded:
+            continue
+        if not expanded:
+            stack.append((fn, True))
+            reaches.setdefault(fn, False)
+            for x in fn.inputs:
+                if x._creator is not None and x._creator not in reaches:
+                    stack.append((x._creator, False))
+            continue
+        hit = False
+        for x in fn.inputs:
+            if id(x) in capture or (x._creator is not None and reaches.get(x._creator)):
+                hit = True
+                break
+        reaches[fn] = hit
+    return {fn for fn, hit in reaches.items() if hit}
 
 
 def _run_nonleaf_hooks(fn, gys, capture):
