@@ -1,0 +1,15 @@
+"""Optimizers (``SGD``, ``Adam``, ``LBFGS``...) and ``lr_scheduler``, mirroring torch.optim."""
+from .optimizer import Optimizer
+from .sgd import SGD
+from .adagrad import Adagrad
+from .adadelta import Adadelta
+from .rmsprop import RMSprop
+from .adam import Adam
+from .adamw import AdamW
+from .nadam import NAdam
+from .lbfgs import LBFGS
+from .conjugate_gradient import ConjugateGradient
+from . import lr_scheduler
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
+           "LBFGS", "ConjugateGradient", "lr_scheduler"]

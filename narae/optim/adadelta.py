@@ -1,0 +1,64 @@
+"""Adadelta: steps scaled by the ratio of running RMS of updates to running RMS of gradients."""
+from ..autograd import grad_mode
+from ..tensor import Tensor
+from ..backend import get_array_module
+from .optimizer import Optimizer
+
+__all__ = ["Adadelta", "adadelta_update"]
+
+
+def adadelta_update(param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_decay, maximize):
+    """One Adadelta step on raw arrays (Zeiler 2012, with torch's extra ``lr`` factor)."""
+    xp = get_array_module(param)
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    square_avg *= rho
+    square_avg += (1 - rho) * grad * grad
+    std = xp.sqrt(square_avg + eps)
+    delta = xp.sqrt(acc_delta + eps)
+    delta /= std
+    delta *= grad
+    acc_delta *= rho
+    acc_delta += (1 - rho) * delta * delta
+    param -= lr * delta
+
+
+class Adadelta(Optimizer):
+    """Adadelta; ``lr=1.0`` by default (the method is meant to need no learning rate)."""
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                        capturable=capturable, maximize=maximize, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    @grad_mode.no_grad()
+    def step(self, closure=None):
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            kw = dict(lr=group["lr"], rho=group["rho"], eps=group["eps"],
+                      weight_decay=group["weight_decay"], maximize=group["maximize"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if not state:
+                    xp = get_array_module(p._data)
+                    state = self.state[p] = {"step": 0,
+                                             "square_avg": Tensor(xp.zeros_like(p._data)),
+                                             "acc_delta": Tensor(xp.zeros_like(p._data))}
+                state["step"] += 1
+                adadelta_update(p._data, p.grad._data, state["square_avg"]._data,
+                                state["acc_delta"]._data, **kw)
+                p._version[0] += 1
+        return loss

@@ -1,0 +1,70 @@
+"""Adagrad: per-coordinate steps shrinking with the sum of all past squared gradients."""
+from ..autograd import grad_mode
+from ..tensor import Tensor
+from ..backend import get_array_module
+from .optimizer import Optimizer
+
+__all__ = ["Adagrad", "adagrad_update"]
+
+
+def adagrad_update(param, grad, state_sum, step, *, lr, lr_decay, weight_decay, eps, maximize):
+    """One Adagrad step on raw arrays; ``step`` already counts this one."""
+    xp = get_array_module(param)
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    clr = lr / (1 + (step - 1) * lr_decay)
+    state_sum += grad * grad
+    std = xp.sqrt(state_sum)
+    std += eps
+    update = -clr * grad
+    update /= std
+    param += update
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.). Its state is created up front, as torch does."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError("Invalid initial_accumulator_value value: "
+                             f"{initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                xp = get_array_module(p._data)
+                self.state[p] = {"step": 0, "sum": Tensor(
+                    xp.full_like(p._data, group["initial_accumulator_value"]))}
+
+    @grad_mode.no_grad()
+    def step(self, closure=None):
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            kw = dict(lr=group["lr"], lr_decay=group["lr_decay"],
+                      weight_decay=group["weight_decay"], eps=group["eps"],
+                      maximize=group["maximize"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if not state:  # a group added after construction
+                    xp = get_array_module(p._data)
+                    state = self.state[p] = {"step": 0, "sum": Tensor(
+                        xp.full_like(p._data, group["initial_accumulator_value"]))}
+                state["step"] += 1
+                adagrad_update(p._data, p.grad._data, state["sum"]._data, state["step"], **kw)
+                p._version[0] += 1
+        return loss

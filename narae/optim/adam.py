@@ -1,0 +1,99 @@
+"""Adam: per-coordinate steps from bias-corrected running moments of the gradient."""
+from ..autograd import grad_mode
+from ..tensor import Tensor
+from ..backend import get_array_module
+from .optimizer import Optimizer
+
+__all__ = ["Adam", "adam_update", "lerp_"]
+
+
+def lerp_(a, b, w):
+    """``a += w * (b - a)`` in place, in torch's two-sided form (exact at ``w == 1``)."""
+    if w < 0.5:
+        a += w * (b - a)
+    else:
+        diff = b - a
+        diff *= 1 - w
+        a[...] = b - diff
+    return a
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, beta1, beta2,
+                eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
+    """One Adam(W) step on raw arrays; moments are updated in place, ``step`` is already +1."""
+    xp = get_array_module(param)
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    lerp_(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+    step_size = lr / bias_correction1
+    if amsgrad:
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        denom = xp.sqrt(max_exp_avg_sq)
+    else:
+        denom = xp.sqrt(exp_avg_sq)
+    denom /= bias_correction2_sqrt
+    denom += eps
+    update = -step_size * exp_avg
+    update /= denom
+    param += update
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba); ``decoupled_weight_decay=True`` makes it AdamW."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    @grad_mode.no_grad()
+    def step(self, closure=None):
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            amsgrad = group["amsgrad"]
+            kw = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                      weight_decay=group["weight_decay"], amsgrad=amsgrad,
+                      maximize=group["maximize"],
+                      decoupled_weight_decay=group["decoupled_weight_decay"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if not state:
+                    xp = get_array_module(p._data)
+                    state = self.state[p] = {"step": 0,
+                                             "exp_avg": Tensor(xp.zeros_like(p._data)),
+                                             "exp_avg_sq": Tensor(xp.zeros_like(p._data))}
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = Tensor(xp.zeros_like(p._data))
+                state["step"] += 1
+                adam_update(p._data, p.grad._data, state["exp_avg"]._data,
+                            state["exp_avg_sq"]._data,
+                            state["max_exp_avg_sq"]._data if amsgrad else None,
+                            state["step"], **kw)
+                p._version[0] += 1
+        return loss

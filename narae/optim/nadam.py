@@ -1,0 +1,98 @@
+"""NAdam: Adam with Nesterov momentum, using Dozat's warming-up momentum schedule."""
+import numpy as np
+
+from .. import _dtype
+from ..autograd import grad_mode
+from ..tensor import Tensor
+from ..backend import get_array_module
+from .optimizer import Optimizer
+from .adam import lerp_
+
+__all__ = ["NAdam", "nadam_update"]
+
+
+def nadam_update(param, grad, exp_avg, exp_avg_sq, step, mu_product, *, lr, beta1, beta2, eps,
+                 weight_decay, momentum_decay, decoupled_weight_decay, maximize):
+    """One NAdam step on raw arrays; returns the new running product of the momenta ``mu``.
+
+    torch keeps ``mu_product`` in a scalar tensor of the default dtype (float32), so the
+    product is rounded to that dtype here as well: the trajectories stay identical.
+    """
+    xp = get_array_module(param)
+    if maximize:
+        grad = -grad
+    bias_correction2 = 1 - beta2 ** step
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+    sdt = _dtype.get_default_dtype().np.type
+    if sdt not in (np.float32, np.float64):
+        sdt = np.float32
+    mu_product = float(sdt(mu_product) * sdt(mu))
+    mu_product_next = mu_product * mu_next
+    lerp_(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    denom = xp.sqrt(exp_avg_sq / bias_correction2)
+    denom += eps
+    update = (-lr * (1.0 - mu) / (1.0 - mu_product)) * grad
+    update /= denom
+    param += update
+    update = (-lr * mu_next / (1.0 - mu_product_next)) * exp_avg
+    update /= denom
+    param += update
+    return mu_product
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat 2016); ``decoupled_weight_decay=True`` gives NAdamW."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= momentum_decay:
+            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    @grad_mode.no_grad()
+    def step(self, closure=None):
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            kw = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                      weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
+                      decoupled_weight_decay=group["decoupled_weight_decay"],
+                      maximize=group["maximize"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if not state:
+                    xp = get_array_module(p._data)
+                    state = self.state[p] = {"step": 0, "mu_product": 1.0,
+                                             "exp_avg": Tensor(xp.zeros_like(p._data)),
+                                             "exp_avg_sq": Tensor(xp.zeros_like(p._data))}
+                state["step"] += 1
+                state["mu_product"] = nadam_update(
+                    p._data, p.grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                    state["step"], state["mu_product"], **kw)
+                p._version[0] += 1
+        return loss

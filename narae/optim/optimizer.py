@@ -1,0 +1,179 @@
+"""``Optimizer``: the bookkeeping every optimizer shares (param groups, state, checkpoints).
+
+Subclasses only write ``step``. The update maths works on raw arrays (``p._data``), in
+place, so an update costs a few array ops and no graph; after changing a parameter the
+step bumps ``p._version`` so that a backward still holding the old values raises.
+"""
+import copy
+from collections import defaultdict
+from itertools import chain
+
+from ..tensor import Tensor
+from ..autograd import grad_mode
+from ..backend import get_array_module, device_of, to_device
+
+__all__ = ["Optimizer", "required"]
+
+
+class _Required:
+    """Marks a hyper-parameter with no default: each param group must set it."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class: ``params`` is an iterable of Tensors or of dicts (param groups)."""
+
+    def __init__(self, params, defaults):
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {type(params).__name__}")
+        if defaults.get("differentiable"):
+            raise NotImplementedError(f"{type(self).__name__}: differentiable=True (autograd "
+                                      "through the update) is not supported")
+        self.defaults = defaults
+        self.state = defaultdict(dict)  # per parameter, filled at its first step
+        self.param_groups = []
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.state = defaultdict(dict, self.state)
+
+    # -- parameter groups -----------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Add a group (a dict with ``params`` and optional per-group hyper-parameters)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        else:
+            params = list(params)
+        param_group["params"] = params
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + type(p).__name__)
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError("parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none=True):
+        """Drop every parameter's gradient (or zero it in place with ``set_to_none=False``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if g._creator is not None:
+                        g = p.grad = g.detach()
+                    g.requires_grad = False
+                    g._data[...] = 0
+                    g._version[0] += 1
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    @staticmethod
+    def _eval_closure(closure):
+        """Re-evaluate the loss (with gradient recording on) when a closure is given."""
+        if closure is None:
+            return None
+        with grad_mode.enable_grad():
+            return closure()
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state_dict(self):
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.
+
+        Parameters are named by their position over all groups, as in torch, so the dict
+        can be loaded into a fresh optimizer built over other tensors of the same shapes.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {(index[id(k)] if isinstance(k, Tensor) else k): v
+                 for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a ``state_dict()``: state is copied onto each parameter's device and dtype."""
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"])
+               for g, s in zip(self.param_groups, saved_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                             "the size of optimizer's group")
+        id_map = dict(zip(chain.from_iterable(s["params"] for s in saved_groups),
+                          chain.from_iterable(g["params"] for g in self.param_groups)))
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                param = id_map[k]
+                state[param] = _cast(param, v)
+            else:
+                state[k] = copy.deepcopy(v)
+        self.state = state
+        for group, saved in zip(self.param_groups, saved_groups):
+            saved["params"] = group["params"]
+        self.param_groups = saved_groups
+
+
+def _cast(param, value, key=None):
+    """A copy of ``value`` whose arrays live on ``param``'s device (floats in its dtype)."""
+    if isinstance(value, Tensor):
+        arr = to_device(value._data, device_of(param._data))
+        xp = get_array_module(arr)
+        if key != "step" and arr.dtype.kind == "f" and param._data.dtype.kind == "f":
+            arr = arr.astype(param._data.dtype)
+        return Tensor(xp.array(arr, copy=True))
+    if isinstance(value, dict):
+        return {k: _cast(param, v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(param, v) for v in value)
+    return copy.deepcopy(value)

@@ -1,0 +1,70 @@
+"""Stochastic gradient descent, with optional (Nesterov) momentum and L2 weight decay."""
+from ..autograd import grad_mode
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+__all__ = ["SGD", "sgd_update"]
+
+
+def sgd_update(param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """One SGD step on raw arrays, in place on ``param``; returns the momentum buffer.
+
+    ``buf`` is None on the first step: torch then starts the buffer at the gradient itself
+    (no dampening), and so do we.
+    """
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    if momentum != 0:
+        if buf is None:
+            buf = grad.copy()
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * grad
+        grad = grad + momentum * buf if nesterov else buf
+    param -= lr * grad
+    return buf
+
+
+class SGD(Optimizer):
+    """``p -= lr * g`` with ``g`` optionally through weight decay and a momentum buffer."""
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    @grad_mode.no_grad()
+    def step(self, closure=None):
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            kw = dict(lr=lr, momentum=momentum, dampening=group["dampening"],
+                      weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                      maximize=group["maximize"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if momentum != 0:
+                    state = self.state.setdefault(p, {})
+                    old = state.get("momentum_buffer")
+                    buf = sgd_update(p._data, p.grad._data, None if old is None else old._data,
+                                     **kw)
+                    if old is None:
+                        state["momentum_buffer"] = Tensor(buf)
+                else:
+                    sgd_update(p._data, p.grad._data, None, **kw)
+                p._version[0] += 1
+        return loss
