@@ -20,7 +20,8 @@ from .ops.compare import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
 from .ops.reduce import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
-from .ops.activation import *  # noqa: F401,F403
+from .ops.activation import (relu, sigmoid, tanh, softmax, log_softmax, prelu,  # noqa: F401
+                             selu, celu, rrelu, hardshrink, threshold)
 from .ops.index import *  # noqa: F401,F403
 from . import cuda
 
@@ -30,7 +31,8 @@ _engine._sum_to = _sum_to
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models")
+_SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models",
+                "linalg")
 
 
 def __getattr__(name):

@@ -1,12 +1,23 @@
 """Activation functions: relu, sigmoid, tanh, and the rest of torch.nn.functional's.
 
-Each backward is expressed with differentiable ops (higher-order gradients work).
+Each backward is expressed with differentiable ops (higher-order gradients work). The hot
+elementwise ones (relu, leaky_relu, elu/selu/celu, gelu, silu, softplus) are one fused node
+with a fused gradient node; piecewise-linear ones share ``PiecewiseLinearGrad``; the rare
+ones are compositions.
 """
+import math
+
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ..tensor import register_methods
+from ..tensor import Tensor, register_methods
+from .arith import _erf_array, clamp, exp, where
+from .reduce import amax
+from .shape import reshape
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax"]
+__all__ = ["relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
+           "silu", "mish", "softplus", "softsign", "hardtanh", "hardsigmoid", "hardswish",
+           "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "threshold", "glu",
+           "softmin", "sigmoid", "tanh", "softmax", "log_softmax", "maxout"]
 
 
 class ReLU(Function):
@@ -158,6 +169,456 @@ def tanh(input):
     return Tanh()(input)
 
 
-register_methods(relu=relu, sigmoid=sigmoid, tanh=tanh,
+# --- piecewise-linear activations --------------------------------------------------------
+class PiecewiseLinearGrad(Function):
+    """gy * factor for a constant factor array (a 0/1 mask or slopes): one fused node.
+
+    It is linear in gy, so its own gradient is the same node again (as ``ReLUGrad``).
+    """
+    uses_inputs = False
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, gy):
+        return gy * self.factor
+
+    def backward(self, gg):
+        return PiecewiseLinearGrad(self.factor)(gg)
+
+
+class PiecewiseLinear(Function):
+    """y, slope = ``fn(xp, x)`` in one pass; the slope is kept for ``PiecewiseLinearGrad``."""
+    uses_inputs = False
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forward(self, x):
+        y, self.slope = self.fn(get_array_module(x), x)
+        return y
+
+    def backward(self, gy):
+        return PiecewiseLinearGrad(self.slope)(gy)
+
+
+def _leaky(slope):
+    def fn(xp, x):
+        pos = x > 0
+        return xp.where(pos, x, x * x.dtype.type(slope)), xp.where(pos, 1, slope).astype(x.dtype)
+    return fn
+
+
+def _hardtanh(lo, hi):
+    def fn(xp, x):  # torch passes the gradient strictly inside (lo, hi)
+        return xp.clip(x, lo, hi), (x > lo) & (x < hi)
+    return fn
+
+
+def _hardsigmoid(xp, x):
+    y = xp.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+    return y, (((x > -3) & (x < 3)) / 6.0).astype(x.dtype)
+
+
+def _threshold(th, value):
+    def fn(xp, x):
+        keep = x > th
+        return xp.where(keep, x, x.dtype.type(value)), keep
+    return fn
+
+
+def _shrink(lambd, soft):
+    def fn(xp, x):
+        keep = (x < -lambd) | (x > lambd)
+        if soft:
+            return xp.where(keep, x - xp.sign(x) * x.dtype.type(lambd), 0).astype(x.dtype), keep
+        return xp.where(keep, x, 0).astype(x.dtype), keep
+    return fn
+
+
+# --- smooth fused activations: forward node + gradient node ------------------------------
+def _sigmoid_array(xp, x):
+    """sigmoid without exp overflow: 0.5 * (1 + tanh(x / 2))."""
+    y = xp.tanh(x * 0.5)
+    y += 1
+    y *= 0.5
+    return y
+
+
+class ELU(Function):
+    """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)): elu, selu and celu."""
+
+    def __init__(self, alpha, scale=1.0, input_scale=1.0):
+        self.params = (alpha, scale, input_scale)
+
+    def forward(self, x):
+        alpha, scale, s_in = self.params
+        xp = get_array_module(x)
+        neg = xp.expm1(xp.minimum(x, 0) * x.dtype.type(s_in)) * x.dtype.type(alpha)
+        return (xp.where(x > 0, x, neg) * x.dtype.type(scale)).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        return ELUGrad(self.params)(self.inputs[0], gy)
+
+
+class ELUGrad(Function):
+    def __init__(self, params):
+        self.params = params
+
+    def forward(self, x, gy):
+        alpha, scale, s_in = self.params
+        xp = get_array_module(x)
+        dt = x.dtype.type
+        slope = xp.exp(xp.minimum(x, 0) * dt(s_in)) * dt(scale * alpha * s_in)
+        return gy * xp.where(x > 0, dt(scale), slope)
+
+    def backward(self, g):
+        x, gy = self.inputs
+        alpha, scale, s_in = self.params
+        gx = None
+        if x.requires_grad:
+            curve = exp(clamp(x, max=0.0) * s_in) * (scale * alpha * s_in * s_in)
+            gx = g * gy * where(Tensor(x._data < 0), curve, _zero(x))  # 0 at 0, like torch
+        return gx, ELUGrad(self.params)(x, g)
+
+
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_C = 0.044715
+
+
+class GELU(Function):
+    """x * Phi(x) (erf), or its tanh approximation when ``approximate == 'tanh'``."""
+
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        dt = x.dtype.type
+        if self.approximate == "tanh":
+            inner = xp.tanh((x + dt(_GELU_C) * x * x * x) * dt(_SQRT_2_PI))
+        else:
+            inner = _erf_array(x * dt(1 / math.sqrt(2.0)))
+        inner += 1
+        return x * inner * dt(0.5)
+
+    def backward(self, gy):
+        return GELUGrad(self.approximate)(self.inputs[0], gy)
+
+
+class GELUGrad(Function):
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def forward(self, x, gy):
+        xp = get_array_module(x)
+        dt = x.dtype.type
+        if self.approximate == "tanh":
+            x2 = x * x
+            t = xp.tanh((x + dt(_GELU_C) * x2 * x) * dt(_SQRT_2_PI))
+            du = (1 + dt(3 * _GELU_C) * x2) * dt(_SQRT_2_PI)
+            d = (1 + t + x * (1 - t * t) * du) * dt(0.5)
+        else:
+            cdf = (_erf_array(x * dt(1 / math.sqrt(2.0))) + 1) * dt(0.5)
+            d = cdf + x * xp.exp(x * x * dt(-0.5)) * dt(_INV_SQRT_2PI)
+        return gy * d
+
+    def backward(self, g):
+        x, gy = self.inputs
+        gx = None
+        if x.requires_grad:
+            if self.approximate == "tanh":
+                t = tanh((x + _GELU_C * x * x * x) * _SQRT_2_PI)
+                du = (1.0 + 3 * _GELU_C * x * x) * _SQRT_2_PI
+                d2 = (1.0 - t * t) * (du - x * t * du * du + x * x * (3 * _GELU_C * _SQRT_2_PI))
+            else:
+                d2 = exp(x * x * -0.5) * _INV_SQRT_2PI * (2.0 - x * x)
+            gx = g * gy * d2
+        return gx, GELUGrad(self.approximate)(x, g)
+
+
+class SiLU(Function):
+    """x * sigmoid(x)."""
+
+    def forward(self, x):
+        return x * _sigmoid_array(get_array_module(x), x)
+
+    def backward(self, gy):
+        return SiLUGrad()(self.inputs[0], gy)
+
+
+class SiLUGrad(Function):
+    def forward(self, x, gy):
+        s = _sigmoid_array(get_array_module(x), x)
+        return gy * s * (1 + x * (1 - s))
+
+    def backward(self, g):
+        x, gy = self.inputs
+        gx = None
+        if x.requires_grad:
+            s = sigmoid(x)
+            gx = g * gy * s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
+        return gx, SiLUGrad()(x, g)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, as max(bx, 0) + log1p(exp(-|bx|)) so it never overflows;
+    linear where beta x > threshold (torch's switch)."""
+
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        dt = x.dtype.type
+        bx = x * dt(self.beta)
+        smooth = (xp.log1p(xp.exp(-xp.abs(bx))) + xp.maximum(bx, 0)) / dt(self.beta)
+        return xp.where(bx > self.threshold, x, smooth).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        return SoftplusGrad(self.beta, self.threshold)(self.inputs[0], gy)
+
+
+class SoftplusGrad(Function):
+    """gy * sigmoid(beta x) (1 beyond the threshold)."""
+
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x, gy):
+        xp = get_array_module(x)
+        bx = x * x.dtype.type(self.beta)
+        return gy * xp.where(bx > self.threshold, 1, _sigmoid_array(xp, bx)).astype(x.dtype)
+
+    def backward(self, g):
+        x, gy = self.inputs
+        gx = None
+        if x.requires_grad:
+            s = sigmoid(x * self.beta)
+            curve = s * (1.0 - s) * self.beta
+            gx = g * gy * where(Tensor(x._data * self.beta > self.threshold), _zero(x), curve)
+        return gx, SoftplusGrad(self.beta, self.threshold)(x, g)
+
+
+class Hardswish(Function):
+    """x * relu6(x + 3) / 6."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return (x * xp.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        return HardswishGrad()(self.inputs[0], gy)
+
+
+class HardswishGrad(Function):
+    """torch's slopes: 0 up to -3 (included), x / 3 + 0.5 inside, 1 from 3 on."""
+
+    def forward(self, x, gy):
+        xp = get_array_module(x)
+        d = xp.where(x <= -3, 0, xp.where(x < 3, x / 3 + 0.5, 1)).astype(x.dtype, copy=False)
+        return gy * d
+
+    def backward(self, g):
+        x, gy = self.inputs
+        gx = None
+        if x.requires_grad:
+            inside = ((x._data > -3) & (x._data < 3)) / 3.0
+            gx = g * gy * Tensor(inside.astype(x._data.dtype))
+        return gx, HardswishGrad()(x, g)
+
+
+class _Halves(Function):
+    """Split ``axis`` into its two halves (two outputs); the gradient joins them again."""
+    uses_inputs = False
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        a, b = get_array_module(x).split(x, 2, axis=self.axis)
+        return a, b
+
+    def backward(self, ga, gb):
+        return _Join(self.axis)(ga, gb)
+
+
+class _Join(Function):
+    """Concatenate two tensors along ``axis`` (the inverse of ``_Halves``)."""
+    uses_inputs = False
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, a, b):
+        return get_array_module(a).concatenate((a, b), axis=self.axis)
+
+    def backward(self, g):
+        return _Halves(self.axis)(g)
+
+
+def _zero(like):
+    return Tensor(get_array_module(like._data).zeros((), like._data.dtype))
+
+
+def _maybe_inplace(input, inplace, op):
+    """torch's ``inplace=True``: the result replaces ``input``'s values."""
+    if inplace:
+        return input._apply_inplace(op)
+    return op(input)
+
+
+# --- the user-facing functions -----------------------------------------------------------
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(_leaky(negative_slope))(x))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val="
+                         f"{min_val}, max_val={max_val})")
+    return _maybe_inplace(input, inplace,
+                          lambda x: PiecewiseLinear(_hardtanh(min_val, max_val))(x))
+
+
+def hardsigmoid(input, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(_hardsigmoid)(x))
+
+
+def hardswish(input, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: Hardswish()(x))
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``."""
+    return _maybe_inplace(input, inplace,
+                          lambda x: PiecewiseLinear(_threshold(threshold, value))(x))
+
+
+def hardshrink(input, lambd=0.5):
+    return PiecewiseLinear(_shrink(lambd, False))(input)
+
+
+def softshrink(input, lambd=0.5):
+    if lambd < 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, got {lambd}")
+    return PiecewiseLinear(_shrink(lambd, True))(input)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """leaky_relu with a random slope in [lower, upper] per element when training, else the
+    mean slope."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    from ..creation import rand
+    r = rand(*input.shape, dtype=input.dtype, device=input.device)._data * (upper - lower) + lower
+
+    def fn(xp, x):
+        slope = xp.where(x <= 0, r, 1).astype(x.dtype)
+        return x * slope, slope
+    return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(fn)(x))
+
+
+def prelu(input, weight):
+    """leaky_relu with a learned slope: one per channel (dim 1) or a single one."""
+    n = weight.numel()
+    if n != 1:
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        if weight.ndim != 1 or n != channels:
+            raise RuntimeError(f"prelu: weight of shape {tuple(weight.shape)} must have 1 or "
+                               f"{channels} elements (channels of input {tuple(input.shape)})")
+        weight = reshape(weight, (n,) + (1,) * (input.ndim - 2))
+    elif input.ndim < weight.ndim:
+        weight = reshape(weight, ())
+    return where(input > 0, input, weight * input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: ELU(alpha)(x))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: ELU(_SELU_ALPHA, _SELU_SCALE)(x))
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: celu: alpha must not be 0")
+    return _maybe_inplace(input, inplace, lambda x: ELU(alpha, 1.0, 1.0 / alpha)(x))
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU(approximate)(input)
+
+
+def silu(input, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: SiLU()(x))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return Softplus(beta, threshold)(input)
+
+
+def mish(input, inplace=False):
+    return _maybe_inplace(input, inplace, lambda x: x * tanh(softplus(x)))
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    return -Softplus(1.0, math.inf)(-input)
+
+
+def softsign(input):
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input):
+    return input - tanh(input)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b) where a, b are the two halves of ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    from ._operands import normalize_dim
+    axis = normalize_dim(dim, input.ndim)
+    if input.shape[axis] % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {axis} is size "
+                           f"{input.shape[axis]} (input shape {tuple(input.shape)})")
+    a, b = _Halves(axis)(input)
+    return a * sigmoid(b)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return softmax(-input, dim, dtype=dtype)
+
+
+def maxout(input, pool_size, dim=1):
+    """Max over groups of ``pool_size`` consecutive features along ``dim`` (Goodfellow et al.)."""
+    from ._operands import normalize_dim
+    axis = normalize_dim(dim, input.ndim)
+    c = input.shape[axis]
+    if pool_size < 1 or c % pool_size:
+        raise RuntimeError(f"maxout: size {c} of dim {axis} (input shape {tuple(input.shape)}) is "
+                           f"not a multiple of pool_size={pool_size}")
+    shape = input.shape[:axis] + (c // pool_size, pool_size) + input.shape[axis + 1:]
+    return amax(reshape(input, shape), axis + 1)
+
+
+register_methods(relu=relu, sigmoid=sigmoid, tanh=tanh, hardshrink=hardshrink, prelu=prelu,
+                 relu_=lambda self: relu(self, inplace=True),
+                 sigmoid_=lambda self: self._apply_inplace(sigmoid),
+                 tanh_=lambda self: self._apply_inplace(tanh),
                  softmax=lambda self, dim=None, dtype=None: softmax(self, dim, dtype=dtype),
                  log_softmax=lambda self, dim=None, dtype=None: log_softmax(self, dim, dtype=dtype))
