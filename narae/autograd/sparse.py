@@ -20,7 +20,11 @@ class SparseGrad:
 
     def scatter_into(self, buffer):
         if self.repeated:
-            self.xp.add.at(buffer, self.index, self.values)
+            if self.xp.__name__ == "numpy":
+                self.xp.add.at(buffer, self.index, self.values)
+            else:
+                import cupyx
+                cupyx.scatter_add(buffer, self.index, self.values)
         else:
             buffer[self.index] += self.values
 

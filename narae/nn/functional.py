@@ -9,3 +9,5 @@ from ..ops.attention import *  # noqa: F401,F403
 from ..ops.dropout import *  # noqa: F401,F403
 from ..ops.embedding import *  # noqa: F401,F403
 from ..ops.resize import *  # noqa: F401,F403
+from ..ops.index import one_hot  # noqa: F401
+from ..ops.shape import pad  # noqa: F401
