@@ -15,12 +15,16 @@ __all__ = ["Digits", "MNIST5k"]
 class Digits(ImageDataset):
     """scikit-learn's 1,797 handwritten digits (UCI optdigits test set), 8x8, labels 0-9.
 
-    Split (fixed, no randomness): the first 1,437 samples (80%) in scikit-learn's order are
-    ``train=True``, the last 360 ``train=False``. Pixel counts 0-16 are scaled to [0, 1];
-    images are float32 Tensors of shape (1, 8, 8). Needs ``scikit-learn``.
+    Split (fixed, stratified): 20% of every digit's samples, chosen by a permutation with seed
+    0 that does not depend on ``narae.manual_seed``, are ``train=False`` (359), the rest
+    ``train=True`` (1,438). (scikit-learn's last 360 samples come from other writers than the
+    first ones; a stratified split measures generalisation to the same population.)
+    Pixel counts 0-16 are scaled to [0, 1]; images are float32 Tensors of shape (1, 8, 8).
+    Needs ``scikit-learn``.
     """
 
-    n_train = 1437
+    test_fraction = 0.2
+    split_seed = 0
     classes = tuple(str(i) for i in range(10))
     _scale = 16.0
 
@@ -32,7 +36,8 @@ class Digits(ImageDataset):
             raise ImportError("Digits needs scikit-learn: pip install scikit-learn") from None
         bunch = load_digits()
         images = bunch.images.astype(np.uint8)              # exact: values are 0..16
-        part = slice(0, self.n_train) if train else slice(self.n_train, None)
+        train_idx, test_idx = stratified_split(bunch.target, self.test_fraction, self.split_seed)
+        part = train_idx if train else test_idx
         self.train = train
         self._images = images[part][:, None]                # (N, 1, 8, 8)
         self._labels = bunch.target[part].astype(np.int64)
@@ -63,6 +68,18 @@ class MNIST5k(ImageDataset):
         self._images = x[keep].reshape(-1, 1, 28, 28)
         self._labels = y[keep]
         self.data = self._images[:, 0]
+
+
+def stratified_split(labels, test_fraction, seed):
+    """Sorted index arrays (train, test) with ``test_fraction`` of every class in test."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = int(round(len(idx) * test_fraction))
+        test.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
 @functools.lru_cache(maxsize=1)

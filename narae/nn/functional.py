@@ -11,3 +11,4 @@ from ..ops.embedding import *  # noqa: F401,F403
 from ..ops.resize import *  # noqa: F401,F403
 from ..ops.index import one_hot  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
+from ..ops.distance import *  # noqa: F401,F403

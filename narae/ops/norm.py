@@ -1,2 +1,297 @@
-"""(placeholder: being written)"""
-__all__ = []
+"""Normalization: batch_norm, layer_norm, group_norm, instance_norm, local_response_norm,
+normalize.
+
+``Normalize`` is the one fused op behind the first four: ``(x - mean) * rsqrt(var + eps)``
+over a set of axes, times an optional weight plus an optional bias. Its backward is fused
+array code when no graph is recorded (the usual training step) and the same formula written
+with narae ops under ``create_graph=True``, so gradients of gradients work.
+"""
+import numpy as np
+
+from ..autograd import grad_mode
+from ..autograd.function import Function, ShapeError
+from ..backend import get_array_module
+from ..tensor import Tensor
+from .arith import rsqrt, clamp
+from .shape import reshape, sum_to_array
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
+           "normalize", "rms_norm"]
+
+
+class Normalize(Function):
+    """y = (x - mean) / sqrt(var + eps) * w + b, statistics over ``axes`` (biased variance).
+
+    ``w`` and ``b`` (optional, as flagged) are already shaped to broadcast against x. After
+    the forward pass ``self.mean`` and ``self.var`` hold the statistics (for running stats).
+    """
+
+    def __init__(self, axes, eps, has_weight=False, has_bias=False):
+        self.axes, self.eps = axes, eps
+        self.has_weight, self.has_bias = has_weight, has_bias
+
+    def forward(self, x, *params):
+        xp = get_array_module(x)
+        ax = self.axes
+        mean = x.mean(axis=ax, keepdims=True)
+        xhat = x - mean
+        var = (xhat * xhat).mean(axis=ax, keepdims=True)
+        rstd = 1.0 / xp.sqrt(var + self.eps)
+        xhat *= rstd
+        self.mean, self.var, self.rstd, self.xhat = mean, var, rstd, xhat
+        y = xhat
+        if self.has_weight:
+            y = y * params[0]
+        if self.has_bias:
+            y = y + params[-1]
+        return y if y is not xhat else xhat.copy()
+
+    def backward(self, gy):
+        if grad_mode.state.enabled:
+            return self._backward_graph(gy)
+        g = gy._data
+        w = self.inputs[1] if self.has_weight else None
+        ax, xhat, rstd = self.axes, self.xhat, self.rstd
+        gxhat = g * w._data if w is not None else g
+        gx = None
+        if self.inputs[0].requires_grad:
+            gx = gxhat - gxhat.mean(axis=ax, keepdims=True)
+            gx -= xhat * (gxhat * xhat).mean(axis=ax, keepdims=True)
+            gx *= rstd
+            gx = Tensor(gx)
+        grads = [gx]
+        if w is not None:
+            grads.append(Tensor(sum_to_array(g * xhat, w.shape)) if w.requires_grad else None)
+        if self.has_bias:
+            b = self.inputs[-1]
+            grads.append(Tensor(sum_to_array(g, b.shape)) if b.requires_grad else None)
+        return tuple(grads)
+
+    def _backward_graph(self, gy):
+        """The same gradient as differentiable ops (recomputing the statistics from x)."""
+        x = self.inputs[0]
+        ax = self.axes
+        xc = x - x.mean(ax, keepdim=True)
+        rstd = rsqrt((xc * xc).mean(ax, keepdim=True) + self.eps)
+        xhat = xc * rstd
+        w = self.inputs[1] if self.has_weight else None
+        gxhat = gy * w if w is not None else gy
+        gx = rstd * (gxhat - gxhat.mean(ax, keepdim=True)
+                     - xhat * (gxhat * xhat).mean(ax, keepdim=True))
+        grads = [gx]
+        if w is not None:
+            grads.append(gy * xhat if w.requires_grad else None)
+        if self.has_bias:
+            grads.append(gy if self.inputs[-1].requires_grad else None)
+        return tuple(grads)
+
+
+def _normalize_fn(x, axes, eps, weight, bias):
+    fn = Normalize(axes, eps, weight is not None, bias is not None)
+    params = [p for p in (weight, bias) if p is not None]
+    return fn, fn(x, *params)
+
+
+def _channel_param(p, c, ndim, what, name):
+    """A (C,) weight/bias/statistic reshaped to (C, 1, ..., 1) to broadcast over (N, C, ...)."""
+    if p is None:
+        return None
+    if p.shape != (c,):
+        raise ShapeError(f"{what}: {name} of shape {tuple(p.shape)} does not match the "
+                         f"{c} channels of the input (expected shape ({c},))")
+    return reshape(p, (c,) + (1,) * (ndim - 2))
+
+
+def _update_running(stat, value, momentum):
+    """stat = (1 - momentum) * stat + momentum * value, in place and outside the graph."""
+    data = stat._data
+    value = value.astype(data.dtype, copy=False).reshape(data.shape)
+    data *= 1.0 - momentum
+    data += momentum * value
+    stat._version[0] += 1
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-05):
+    """Normalize each channel of (N, C), (N, C, L) or (N, C, H, W) input.
+
+    training: batch statistics, and running_mean / running_var (if given) are updated in place
+    with ``momentum`` (the unbiased variance, like torch). Otherwise the running statistics
+    are used. ``momentum=None`` (a cumulative average) is the module's business: it passes
+    1 / num_batches_tracked here.
+    """
+    if input.ndim < 2:
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C, ...), got shape "
+                         f"{tuple(input.shape)}")
+    if momentum is None:
+        raise TypeError("batch_norm: momentum must be a float (for a cumulative average pass "
+                        "1 / num_batches_tracked, as nn.BatchNorm does)")
+    c, nd = input.shape[1], input.ndim
+    w = _channel_param(weight, c, nd, "batch_norm", "weight")
+    b = _channel_param(bias, c, nd, "batch_norm", "bias")
+    for name, s in (("running_mean", running_mean), ("running_var", running_var)):
+        if s is not None and s.numel() != c:
+            raise ShapeError(f"batch_norm: {name} of shape {tuple(s.shape)} does not match the "
+                             f"{c} channels of the input of shape {tuple(input.shape)}")
+    if training:
+        count = input.numel() // max(c, 1)
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {list(input.shape)}")
+        axes = (0,) + tuple(range(2, nd))
+        fn, y = _normalize_fn(input, axes, eps, w, b)
+        if running_mean is not None:
+            _update_running(running_mean, fn.mean, momentum)
+        if running_var is not None:
+            _update_running(running_var, fn.var * (count / (count - 1)), momentum)
+        return y
+    if running_mean is None or running_var is None:
+        raise RuntimeError("batch_norm: running_mean and running_var must be defined in "
+                           "evaluation mode (training=False)")
+    return _affine_eval(input, running_mean, running_var, weight, bias, eps)
+
+
+def _affine_eval(input, mean, var, weight, bias, eps):
+    """(x - mean) / sqrt(var + eps) * w + b with fixed statistics, as one scale and shift."""
+    c, nd = input.shape[1], input.ndim
+    scale = rsqrt(reshape(var, (c,)) + eps)
+    if weight is not None:
+        scale = scale * weight
+    shift = -reshape(mean, (c,)) * scale
+    if bias is not None:
+        shift = shift + bias
+    shape = (c,) + (1,) * (nd - 2)
+    return input * reshape(scale, shape) + reshape(shift, shape)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """Normalize over the trailing ``normalized_shape`` dims; weight/bias have that shape."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    shape = tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
+        raise ShapeError(f"layer_norm: given normalized_shape={list(shape)}, expected input "
+                         f"with shape [*, {', '.join(map(str, shape))}], but got input of "
+                         f"shape {tuple(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match "
+                             f"normalized_shape {shape}")
+    axes = tuple(range(input.ndim - k, input.ndim))
+    return _normalize_fn(input, axes, eps, weight, bias)[1]
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times weight
+    (eps defaults to the dtype's machine epsilon, as torch's)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    shape = tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
+        raise ShapeError(f"rms_norm: given normalized_shape={list(shape)}, expected input with "
+                         f"shape [*, {', '.join(map(str, shape))}], but got input of shape "
+                         f"{tuple(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ShapeError(f"rms_norm: weight of shape {tuple(weight.shape)} does not match "
+                         f"normalized_shape {shape}")
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    axes = tuple(range(input.ndim - k, input.ndim))
+    y = input * rsqrt((input * input).mean(axes, keepdim=True) + eps)
+    return y * weight if weight is not None else y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Normalize over groups of channels (and all spatial positions) of (N, C, ...)."""
+    if input.ndim < 2:
+        raise ShapeError(f"group_norm: expected an input of shape (N, C, ...), got shape "
+                         f"{tuple(input.shape)}")
+    n, c, nd = input.shape[0], input.shape[1], input.ndim
+    if num_groups <= 0 or c % num_groups:
+        raise ShapeError(f"group_norm: expected the number of channels of the input of shape "
+                         f"{tuple(input.shape)} to be divisible by num_groups={num_groups}")
+    w = _channel_param(weight, c, nd, "group_norm", "weight")
+    b = _channel_param(bias, c, nd, "group_norm", "bias")
+    grouped = reshape(input, (n, num_groups, -1))
+    y = reshape(_normalize_fn(grouped, (2,), eps, None, None)[1], input.shape)
+    if w is not None:
+        y = y * w
+    if b is not None:
+        y = y + b
+    return y
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-05):
+    """Normalize each channel of each sample over its spatial positions."""
+    if input.ndim < 3:
+        raise ShapeError(f"instance_norm: expected an input of shape (N, C, L, ...), got shape "
+                         f"{tuple(input.shape)}")
+    c, nd = input.shape[1], input.ndim
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm: running_mean and running_var are needed when "
+                               "use_input_stats=False")
+        return _affine_eval(input, running_mean, running_var, weight, bias, eps)
+    w = _channel_param(weight, c, nd, "instance_norm", "weight")
+    b = _channel_param(bias, c, nd, "instance_norm", "bias")
+    axes = tuple(range(2, nd))
+    count = int(np.prod(input.shape[2:]))
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{list(input.shape)}")
+    fn, y = _normalize_fn(input, axes, eps, w, b)
+    # the running statistics average the per-instance statistics over the batch
+    if running_mean is not None:
+        _update_running(running_mean, fn.mean.mean(axis=0), momentum)
+    if running_var is not None:
+        _update_running(running_var, fn.var.mean(axis=0) * (count / (count - 1)), momentum)
+    return y
+
+
+class ChannelWindowSum(Function):
+    """Sum over channels c - before .. c + after (zero padding) along axis 1.
+
+    Linear; its adjoint is the same window mirrored, so the backward is this op again.
+    """
+    uses_inputs = False
+
+    def __init__(self, before, after):
+        self.before, self.after = before, after
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        c = x.shape[1]
+        pad = [(0, 0)] * x.ndim
+        pad[1] = (self.before + 1, self.after)  # one extra zero: cs[k] = sum of the first k
+        cs = xp.cumsum(xp.pad(x, pad), axis=1)
+        size = self.before + self.after + 1
+        return cs[:, size:size + c] - cs[:, :c]
+
+    def backward(self, gy):
+        return ChannelWindowSum(self.after, self.before)(gy)
+
+
+def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
+    """x / (k + alpha * mean of x^2 over ``size`` neighbouring channels) ** beta (AlexNet)."""
+    if input.ndim < 3:
+        raise ShapeError(f"local_response_norm: expected 3D or higher dimensionality input, got "
+                         f"shape {tuple(input.shape)}")
+    if input.numel() == 0:
+        return input
+    window = ChannelWindowSum(size // 2, (size - 1) // 2)(input * input)
+    return input / (window * (alpha / size) + k) ** beta
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps) along ``dim``."""
+    from .distance import VectorNorm
+    from ._operands import normalize_dim
+    if out is not None:
+        raise NotImplementedError("normalize: out= is not supported")
+    if input.ndim == 0:
+        return input / clamp(abs(input), min=eps)
+    d = normalize_dim(dim, input.ndim)
+    return input / clamp(VectorNorm(d, p)(input), min=eps)

