@@ -131,6 +131,16 @@ def _print(args, *msg):
         print(*msg, flush=True)
 
 
+def _hold_out(train, fraction):
+    """Split (x, y) into training and validation parts, stratified, with a fixed seed."""
+    from .datasets.digits import stratified_split
+    x, y = train
+    if not 0 < fraction < 1:
+        raise SystemExit(f"error: --val-fraction must be in (0, 1), got {fraction}")
+    tr, va = stratified_split(np.asarray(y), fraction, seed=0)
+    return (x[tr], y[tr]), (x[va], y[va])
+
+
 def cmd_train(args):
     import narae as nr
     from . import nn
@@ -149,8 +159,10 @@ def cmd_train(args):
               "batch_size": args.batch_size, "seed": args.seed,
               "input_shape": list(spec.input_shape), "num_classes": spec.num_classes}
     n_params = sum(p.numel() for p in model.parameters())
+    train_data, val_data = _hold_out(spec.train, args.val_fraction)
     _print(args, f"narae {nr.__version__}: training {args.model} ({n_params:,} parameters) on "
-                 f"{spec.description}: {len(spec.train[1])} train / {len(spec.test[1])} test")
+                 f"{spec.description}: {len(train_data[1])} train / {len(val_data[1])} "
+                 f"validation / {len(spec.test[1])} test")
 
     tb_dir = os.path.join(out, "tensorboard")
     callbacks = [TerminateOnNaN(),
@@ -170,8 +182,8 @@ def cmd_train(args):
         scheduler = CosineAnnealingLR(opt, args.epochs)
     loss = nn.CrossEntropyLoss()
     start = time.time()
-    history = fit(model, spec.train, loss=loss, optimizer=opt, epochs=args.epochs,
-                  val_data=spec.test, metrics=["accuracy"], callbacks=callbacks,
+    history = fit(model, train_data, loss=loss, optimizer=opt, epochs=args.epochs,
+                  val_data=val_data, metrics=["accuracy"], callbacks=callbacks,
                   batch_size=args.batch_size, scheduler=scheduler, device=args.device,
                   verbose=0 if args.quiet else args.verbose, grad_clip=args.grad_clip)
     seconds = time.time() - start
@@ -264,6 +276,9 @@ def build_parser():
     t.add_argument("--hidden", type=int, default=None, help="hidden width (mlp)")
     t.add_argument("--depth", type=int, default=None, help="hidden layers (mlp)")
     t.add_argument("--dropout", type=float, default=None, help="dropout rate (mlp)")
+    t.add_argument("--val-fraction", type=float, default=0.1,
+                   help="share of the training set held out for validation (model selection "
+                        "and early stopping never look at the test set)")
     t.add_argument("--patience", type=int, default=0,
                    help="early stopping patience on val_loss (0: off)")
     t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule")
