@@ -16,3 +16,8 @@ from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
 from .loss import *  # noqa: F401,F403
 from .maxout import Maxout
 from .regularization import l1_penalty, l2_penalty, MaxNorm, apply_max_norm_
+from .attention import MultiheadAttention, BahdanauAttention, LuongAttention
+from .transformer import (Transformer, TransformerEncoder, TransformerDecoder,
+                          TransformerEncoderLayer, TransformerDecoderLayer,
+                          generate_square_subsequent_mask)
+from .positional import SinusoidalPositionalEncoding, LearnedPositionalEncoding

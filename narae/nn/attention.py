@@ -142,13 +142,14 @@ class MultiheadAttention(Module):
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         self._check_shapes(query, key, value)
         batched = query.ndim == 3
-        if batched and self.batch_first:
+        if not batched or self.batch_first:
+            # to (L, N, E); keep q is k is v so self-attention projects in one matmul
+            move = (lambda t: t.unsqueeze(1)) if not batched else (lambda t: t.transpose(0, 1))
             same_qk, same_kv = query is key, key is value
-            query = query.transpose(0, 1)
-            key = query if same_qk else key.transpose(0, 1)
-            value = key if same_kv else value.transpose(0, 1)
+            query = move(query)
+            key = query if same_qk else move(key)
+            value = key if same_kv else move(value)
         if not batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.unsqueeze(0)
         out, weights = self._attend(query, key, value, key_padding_mask, need_weights,
@@ -213,7 +214,7 @@ class MultiheadAttention(Module):
             w = w.reshape(N, H, L, S)
             return out, (w.mean(1) if average else w)
         if mask is not None:
-            mask = mask.unsqueeze(0) if mask.shape[0] == 1 else mask.reshape(N, H, L, S)
+            mask = mask.unsqueeze(0) if mask.shape[0] == 1 else mask.reshape(N, H, -1, S)
         out = F.scaled_dot_product_attention(q.reshape(N, H, L, hd), k.reshape(N, H, S, hd),
                                              v.reshape(N, H, S, hd), attn_mask=mask,
                                              dropout_p=p, is_causal=causal)

@@ -32,7 +32,7 @@ def to_np(t):
     return t.detach().numpy().copy() if isinstance(t, torch.Tensor) else t._data.copy()
 
 
-def trajectory(lib, name, kwargs, steps=20, dtype=np.float64, groups=None, sign=1.0,
+def trajectory(lib, name, kwargs, steps=30, dtype=np.float64, groups=None, sign=1.0,
                params=None, opt=None):
     """Parameters after each step of ``name`` (e.g. "Adam") on ``loss_fn``."""
     optim = LIBS[lib][1]

@@ -101,3 +101,28 @@ def test_make_grid_and_add_image_formats(tmp_path):
         path = w.path
     img = [v["image"] for e in events(path) for v in e.get("values", []) if "image" in v][0]
     assert (img["height"], img["width"], img["colorspace"]) == (4, 5, 3)
+
+
+def test_real_tensorboard_reads_our_event_files(tmp_path):
+    """The tensorboard package's own reader parses scalars, histograms and images we wrote."""
+    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    values = np.random.default_rng(1).standard_normal(500).astype(np.float32)
+    with SummaryWriter(tmp_path) as w:
+        for step in range(4):
+            w.add_scalar("train/loss", 2.0 / (step + 1), step)
+        w.add_histogram("layer/weight", nr.tensor(values), 3, bins=10)
+        w.add_image("digits", np.linspace(0, 1, 3 * 5 * 6).reshape(3, 5, 6), 1)
+    acc = ea_mod.EventAccumulator(str(tmp_path), size_guidance={"histograms": 0, "images": 0,
+                                                                 "scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    assert "train/loss" in tags["scalars"] and "layer/weight" in tags["histograms"]
+    assert "digits" in tags["images"]
+    scalars = acc.Scalars("train/loss")
+    assert [s.step for s in scalars] == [0, 1, 2, 3]
+    np.testing.assert_allclose([s.value for s in scalars], [2.0, 1.0, 2 / 3, 0.5], rtol=1e-6)
+    histo = acc.Histograms("layer/weight")[0]
+    assert histo.step == 3 and histo.histogram_value.num == 500
+    assert histo.histogram_value.min == pytest.approx(float(values.min()))
+    image = acc.Images("digits")[0]
+    assert (image.width, image.height) == (6, 5) and image.step == 1
