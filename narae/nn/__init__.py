@@ -21,3 +21,4 @@ from .transformer import (Transformer, TransformerEncoder, TransformerDecoder,
                           TransformerEncoderLayer, TransformerDecoderLayer,
                           generate_square_subsequent_mask)
 from .positional import SinusoidalPositionalEncoding, LearnedPositionalEncoding
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell

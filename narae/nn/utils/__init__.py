@@ -1,7 +1,15 @@
-"""``narae.nn.utils``: gradient clipping and parameter/vector conversion (torch.nn.utils)."""
+"""``narae.nn.utils``: gradient clipping, parameter/vector conversion, packed sequences,
+truncated BPTT (torch.nn.utils, plus tbptt)."""
+from . import rnn, tbptt  # noqa: F401
 from .clip_grad import (clip_grad_norm_, clip_grad_norm, clip_grad_value_, get_total_norm,
                         clip_grads_with_norm_)
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .rnn import (PackedSequence, pack_padded_sequence, pad_packed_sequence, pad_sequence,
+                  pack_sequence, unpad_sequence, unpack_sequence)
+from .tbptt import tbptt_windows, detach_state, train_tbptt, TruncatedBPTT
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
-           "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters"]
+           "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters",
+           "PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence",
+           "pack_sequence", "unpad_sequence", "unpack_sequence", "tbptt_windows",
+           "detach_state", "train_tbptt", "TruncatedBPTT"]
