@@ -50,11 +50,16 @@ def register_dataset(name):
 
 # -- models ----------------------------------------------------------------------------------
 @register_model("mlp")
-def mlp(input_shape, num_classes, hidden=256, depth=1, dropout=0.0):
-    """Flatten -> [Linear -> ReLU (-> Dropout)] x depth -> Linear."""
+def mlp(input_shape, num_classes, hidden=512, depth=1, dropout=0.5):
+    """Flatten -> BatchNorm1d (input standardisation) -> [Linear -> ReLU (-> Dropout)] x depth
+    -> Linear.
+
+    The affine-free batch norm on the input standardises each pixel with statistics it keeps
+    in its running buffers, so a checkpoint carries its own preprocessing.
+    """
     from . import nn
-    layers = [nn.Flatten()]
     width = int(np.prod(input_shape))
+    layers = [nn.Flatten(), nn.BatchNorm1d(width, affine=False)]
     for _ in range(depth):
         layers += [nn.Linear(width, hidden), nn.ReLU()]
         if dropout:
@@ -69,6 +74,13 @@ def linear(input_shape, num_classes):
     """Multinomial logistic regression: Flatten -> Linear."""
     from . import nn
     return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), num_classes))
+
+
+@register_model("char-lstm")
+def char_lstm(input_shape, num_classes, hidden=256, depth=1, dropout=0.0):
+    """Character-level LSTM language model (use with --dataset text)."""
+    from .models.char_lm import CharLSTM
+    return CharLSTM(num_classes, 128, hidden, depth, dropout)
 
 
 def _zoo_models():
@@ -90,6 +102,12 @@ def digits(seed=0):
     return DatasetSpec(tuple(t.numpy() for t in tr.tensors()),
                        tuple(t.numpy() for t in te.tensors()), (1, 8, 8), 10,
                        "scikit-learn digits, 8x8, stratified 80/20 split")
+
+
+@register_dataset("text")
+def text(seed=0):
+    """English documentation text from Python's standard library (for --model char-lstm)."""
+    raise ValueError("the text dataset trains with --model char-lstm")
 
 
 @register_dataset("mnist5k")
@@ -141,7 +159,26 @@ def _hold_out(train, fraction):
     return (x[tr], y[tr]), (x[va], y[va])
 
 
+def _train_char_lstm(args):
+    """Language modelling is not classification: it has its own loop (bits/char, a sample)."""
+    from .models.char_lm import train_char_lstm
+    out = args.out or os.path.join("runs", "char-lstm-text")
+    result = train_char_lstm(epochs=args.epochs if args.epochs_given else 1,
+                             batch_size=args.batch_size, lr=args.lr if args.lr_given else 2e-3,
+                             hidden_size=args.hidden or 256, num_layers=args.depth or 1,
+                             dropout=args.dropout or 0.0, seed=args.seed,
+                             verbose=not args.quiet, out=out)
+    _print(args, f"sample: {result['sample']!r}")
+    _print(args, f"validation bits per character: {result['val_bpc']:.3f}")
+    return 0
+
+
 def cmd_train(args):
+    if args.model == "char-lstm" or args.dataset == "text":
+        if (args.model, args.dataset) != ("char-lstm", "text"):
+            raise ValueError("the text dataset trains with --model char-lstm, and char-lstm "
+                             "needs --dataset text")
+        return _train_char_lstm(args)
     import narae as nr
     from . import nn
     from .io import save_checkpoint
@@ -164,7 +201,7 @@ def cmd_train(args):
                  f"{spec.description}: {len(train_data[1])} train / {len(val_data[1])} "
                  f"validation / {len(spec.test[1])} test")
 
-    tb_dir = os.path.join(out, "tensorboard")
+    tb_dir = args.logdir or os.path.join(out, "tensorboard")
     callbacks = [TerminateOnNaN(),
                  ModelCheckpoint(os.path.join(out, "best.safetensors"), monitor="val_accuracy",
                                  save_best_only=True),
@@ -189,23 +226,27 @@ def cmd_train(args):
     seconds = time.time() - start
     result = evaluate(model, spec.test, loss=loss, metrics=["accuracy", "f1"],
                       batch_size=256, device=args.device)
-    ckpt = os.path.join(out, "checkpoint.safetensors")
+    ckpt = args.checkpoint or os.path.join(out, "checkpoint.safetensors")
+    ckpt_dir = os.path.dirname(os.path.abspath(ckpt))
+    os.makedirs(ckpt_dir, exist_ok=True)
     save_checkpoint(ckpt, model, opt, epoch=len(history.epoch), config=config,
                     test={k: float(v) for k, v in result.items()})
     history.to_json(os.path.join(out, "history.json"))
     from .io import atomic_write_text
     atomic_write_text(os.path.join(out, "config.json"), json.dumps(config, indent=1) + "\n")
-    written = ["checkpoint.safetensors", "best.safetensors", "history.csv", "history.json",
-               "config.json"] + ([] if args.no_tensorboard else ["tensorboard/"])
+    written = [ckpt if args.checkpoint else "checkpoint.safetensors", "best.safetensors",
+               "history.csv", "history.json", "config.json"] + \
+        ([] if args.no_tensorboard else [tb_dir + "/" if args.logdir else "tensorboard/"])
     try:
         plot_history(history, os.path.join(out, "curves.png"),
                      title=f"{args.model} on {args.dataset}")
         written.append("curves.png")
     except ImportError:
         _print(args, "(matplotlib not installed: no curves.png)")
-    _print(args, f"test accuracy: {result['accuracy']:.4f} - test loss: {result['loss']:.4f} "
-                 f"- macro F1: {result['f1']:.4f} ({seconds:.1f}s training)")
     _print(args, f"saved to {out}: " + ", ".join(written))
+    _print(args, f"macro F1: {result['f1']:.4f} - test loss: {result['loss']:.4f} "
+                 f"({seconds:.1f}s training)")
+    _print(args, f"test accuracy: {result['accuracy']:.4f}")
     return 0
 
 
@@ -233,6 +274,22 @@ def cmd_evaluate(args):
     if args.confusion:
         print("confusion matrix (rows: true class, columns: predicted):")
         print(result["confusion_matrix"])
+    return 0
+
+
+def _first_doc_line(obj):
+    return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
+
+
+def cmd_models(args):
+    for name in sorted(MODELS):
+        print(f"{name:14s} {_first_doc_line(MODELS[name])}")
+    return 0
+
+
+def cmd_datasets(args):
+    for name in sorted(DATASETS):
+        print(f"{name:14s} {_first_doc_line(DATASETS[name])}")
     return 0
 
 
@@ -265,9 +322,9 @@ def build_parser():
     t = sub.add_parser("train", help="train a model on a dataset and save the results")
     t.add_argument("--model", default="mlp", choices=sorted(MODELS))
     t.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
-    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--epochs", type=int, default=None, help="default 40 (char-lstm: 1)")
     t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--lr", type=float, default=None, help="default 1e-3 (char-lstm: 2e-3)")
     t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     t.add_argument("--weight-decay", type=float, default=0.0)
     t.add_argument("--seed", type=int, default=0)
@@ -284,6 +341,10 @@ def build_parser():
     t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule")
     t.add_argument("--grad-clip", type=float, default=None, help="max global gradient norm")
     t.add_argument("--device", default=None, help="cpu or cuda")
+    t.add_argument("--logdir", default=None,
+                   help="TensorBoard log directory (default: <out>/tensorboard)")
+    t.add_argument("--checkpoint", default=None,
+                   help="where to write the final checkpoint (default: <out>/checkpoint.safetensors)")
     t.add_argument("--no-tensorboard", action="store_true")
     t.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     t.add_argument("--quiet", action="store_true")
@@ -297,6 +358,11 @@ def build_parser():
     e.add_argument("--device", default=None)
     e.set_defaults(func=cmd_evaluate)
 
+    m = sub.add_parser("models", help="list the models `narae train --model` accepts")
+    m.set_defaults(func=cmd_models)
+    d = sub.add_parser("datasets", help="list the datasets `narae train --dataset` accepts")
+    d.set_defaults(func=cmd_datasets)
+
     i = sub.add_parser("info", help="versions, backends and the registries")
     i.set_defaults(func=cmd_info)
     return p
@@ -305,6 +371,10 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``narae`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "train":  # defaults that depend on the model
+        args.epochs_given, args.lr_given = args.epochs is not None, args.lr is not None
+        args.epochs = 40 if args.epochs is None else args.epochs
+        args.lr = 1e-3 if args.lr is None else args.lr
     try:
         return args.func(args)
     except KeyboardInterrupt:
