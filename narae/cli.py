@@ -140,13 +140,43 @@ def _build_model(name, spec, options):
     builder = MODELS[name]
     accepted = inspect.signature(builder).parameters
     kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
-    return builder(tuple(spec.input_shape), spec.num_classes, **kwargs)
+    model = builder(tuple(spec.input_shape), spec.num_classes, **kwargs)
+    if options.get("input_norm"):
+        # per-channel standardisation whose statistics travel inside the checkpoint
+        from . import nn
+        model = nn.Sequential(nn.BatchNorm2d(spec.input_shape[0], affine=False), model)
+    return model
 
 
 # -- commands --------------------------------------------------------------------------------
 def _print(args, *msg):
     if not args.quiet:
         print(*msg, flush=True)
+
+
+# Settings a model trains best with on small image sets, used where the command line is silent.
+MODEL_DEFAULTS = {
+    "lenet5": {"dropout": 0.5, "augment": True, "cosine": True, "lr": 2e-3, "epochs": 60,
+               "input_norm": True},
+}
+
+
+def _augmented(x, y):
+    """(x, y) as a Dataset whose images get a small random rotation and zoom each epoch
+    (LeCun et al. 1998 trained LeNet-5 on such distortions)."""
+    from .transforms import RandomAffine
+    from .utils.data import Dataset
+
+    warp = RandomAffine(degrees=10, scale=(0.9, 1.1), interpolation="bilinear")
+
+    class Distorted(Dataset):
+        def __len__(self):
+            return len(y)
+
+        def __getitem__(self, i):
+            return warp(x[i]).astype(np.float32), int(y[i])
+
+    return Distorted()
 
 
 def _hold_out(train, fraction):
@@ -189,6 +219,7 @@ def cmd_train(args):
     nr.manual_seed(args.seed)
     spec = DATASETS[args.dataset](args.seed)
     options = {"hidden": args.hidden, "depth": args.depth, "dropout": args.dropout}
+    options["input_norm"] = bool(getattr(args, "input_norm", False))
     model = _build_model(args.model, spec, options)
     opt = _optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     config = {"model": args.model, "dataset": args.dataset, "model_options": options,
@@ -197,6 +228,8 @@ def cmd_train(args):
               "input_shape": list(spec.input_shape), "num_classes": spec.num_classes}
     n_params = sum(p.numel() for p in model.parameters())
     train_data, val_data = _hold_out(spec.train, args.val_fraction)
+    if args.augment:
+        train_data = _augmented(*train_data)
     _print(args, f"narae {nr.__version__}: training {args.model} ({n_params:,} parameters) on "
                  f"{spec.description}: {len(train_data[1])} train / {len(val_data[1])} "
                  f"validation / {len(spec.test[1])} test")
@@ -338,7 +371,12 @@ def build_parser():
                         "and early stopping never look at the test set)")
     t.add_argument("--patience", type=int, default=0,
                    help="early stopping patience on val_loss (0: off)")
-    t.add_argument("--cosine", action="store_true", help="cosine learning-rate schedule")
+    t.add_argument("--cosine", action="store_true", default=None,
+                   help="cosine learning-rate schedule")
+    t.add_argument("--input-norm", action="store_true", default=None,
+                   help="standardise each input channel (a batch-norm layer in front)")
+    t.add_argument("--augment", action="store_true", default=None,
+                   help="random rotation/zoom of training images each epoch")
     t.add_argument("--grad-clip", type=float, default=None, help="max global gradient norm")
     t.add_argument("--device", default=None, help="cpu or cuda")
     t.add_argument("--logdir", default=None,
@@ -373,6 +411,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":  # defaults that depend on the model
         args.epochs_given, args.lr_given = args.epochs is not None, args.lr is not None
+        for key, value in MODEL_DEFAULTS.get(args.model, {}).items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
         args.epochs = 40 if args.epochs is None else args.epochs
         args.lr = 1e-3 if args.lr is None else args.lr
     try:
