@@ -51,7 +51,8 @@ def test_distribution_matches_torch(name, kwargs):
     ours = getattr(init, name)(nr.empty(*SHAPE), **kwargs).numpy()
     theirs = getattr(torch.nn.init, name)(torch.empty(*SHAPE), **kwargs).numpy()
     s = theirs.std()
-    assert abs(ours.mean() - theirs.mean()) < 0.02 * s + 1e-3
+    # two independent samples of 30000: their means differ by ~s/122 (1 sigma); allow 5 sigma
+    assert abs(ours.mean() - theirs.mean()) < 0.041 * s + 1e-3
     assert abs(ours.std() - s) < 0.02 * s
     if "uniform" in name or "trunc" in name:
         assert abs(ours.min() - theirs.min()) < 0.01 * s
