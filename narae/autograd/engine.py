@@ -200,6 +200,8 @@ def _nodes_leading_to(roots, capture):
         if fn in reaches and not expanded:
             continue
         if not expanded:
+            if fn._released:  # its inputs are gone: say so rather than "unused"
+                raise RuntimeError(_FREED)
             stack.append((fn, True))
             reaches.setdefault(fn, False)
             for x in fn.inputs:

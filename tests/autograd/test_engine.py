@@ -32,6 +32,14 @@ def test_backward_twice_needs_retain_graph():
         y.backward()
 
 
+def test_autograd_grad_through_freed_graph_says_so():
+    x = nr.ones(2, requires_grad=True)
+    y = (x.exp() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        nr.autograd.grad(y, x)
+
+
 def test_non_scalar_backward_needs_gradient():
     x = nr.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="scalar outputs"):
