@@ -314,6 +314,66 @@ def _first_doc_line(obj):
     return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
 
 
+# `narae demo NAME`: the classic experiments of narae.models, each printing what it measured.
+DEMOS = {
+    "xor": ("experiments", "xor"),
+    "vanishing-gradients": ("experiments", "vanishing_gradients"),
+    "regularization": ("experiments", "regularization"),
+    "optimizers": ("experiments", "optimizer_conditioning"),
+    "adagrad-sparse": ("experiments", "adagrad_sparse"),
+    "cnn-vs-mlp": ("experiments", "cnn_vs_mlp"),
+    "lenet-digits": ("experiments", "lenet_digits"),
+    "linear-ae-pca": ("unsupervised_experiments", "linear_autoencoder_pca"),
+    "rbm": ("unsupervised_experiments", "rbm_digits"),
+    "dbn": ("unsupervised_experiments", "dbn_digits"),
+    "denoising-ae": ("unsupervised_experiments", "denoising_digits"),
+    "vae": ("unsupervised_experiments", "vae_digits"),
+    "gan": ("unsupervised_experiments", "gan_digits"),
+    "seq2seq": ("seq2seq", "seq2seq_demo"),
+    "recursive": ("recursive", "recursive_demo"),
+}
+
+
+def _summary(value, depth=0):
+    """Numbers, short strings and short lists/dicts of them; skips models and arrays."""
+    if isinstance(value, (bool, int, float, np.floating, np.integer)):
+        return f"{float(value):.4g}" if isinstance(value, (float, np.floating)) else str(value)
+    if isinstance(value, str) and len(value) <= 200:
+        return repr(value)
+    if isinstance(value, (list, tuple)) and 0 < len(value) <= 12 and depth < 2:
+        parts = [_summary(v, depth + 1) for v in value]
+        return None if None in parts else "[" + ", ".join(parts) + "]"
+    if isinstance(value, dict) and depth < 2:
+        parts = {k: _summary(v, depth + 1) for k, v in value.items()}
+        shown = ", ".join(f"{k}: {v}" for k, v in parts.items() if v is not None)
+        return "{" + shown + "}" if shown else None
+    return None
+
+
+def cmd_demo(args):
+    import importlib
+    import inspect
+    module, func = DEMOS[args.name]
+    fn = getattr(importlib.import_module(f"narae.models.{module}"), func)
+    kwargs = {}
+    params = inspect.signature(fn).parameters
+    if args.out and "out_dir" in params:
+        os.makedirs(args.out, exist_ok=True)
+        kwargs["out_dir"] = args.out
+    if "seed" in params:
+        kwargs["seed"] = args.seed
+    _print(args, f"demo {args.name}: narae.models.{module}.{func}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")
+    start = time.time()
+    result = fn(**kwargs)
+    items = result.items() if isinstance(result, dict) else [("result", result)]
+    for key, value in items:
+        text = _summary(value)
+        if text is not None:
+            print(f"{key}: {text}")
+    _print(args, f"({time.time() - start:.1f}s)")
+    return 0
+
+
 def cmd_models(args):
     for name in sorted(MODELS):
         print(f"{name:14s} {_first_doc_line(MODELS[name])}")
@@ -395,6 +455,13 @@ def build_parser():
     e.add_argument("--confusion", action="store_true", help="print the confusion matrix")
     e.add_argument("--device", default=None)
     e.set_defaults(func=cmd_evaluate)
+
+    dm = sub.add_parser("demo", help="run a classic experiment and print what it measured")
+    dm.add_argument("name", choices=sorted(DEMOS))
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--out", default=None, help="directory for pictures (where a demo saves any)")
+    dm.add_argument("--quiet", action="store_true")
+    dm.set_defaults(func=cmd_demo)
 
     m = sub.add_parser("models", help="list the models `narae train --model` accepts")
     m.set_defaults(func=cmd_models)

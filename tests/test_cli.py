@@ -99,3 +99,9 @@ def test_models_and_datasets_commands(capsys):
     assert "mlp" in names and "lenet5" in names and "char-lstm" in names
     assert main(["datasets"]) == 0
     assert "digits" in capsys.readouterr().out
+
+
+def test_demo_command_prints_measurements(capsys):
+    assert main(["demo", "xor"]) == 0
+    out = capsys.readouterr().out
+    assert "perceptron_xor_accuracy: 0.5" in out and "mlp_xor_accuracy: 1" in out
