@@ -331,6 +331,7 @@ DEMOS = {
     "gan": ("unsupervised_experiments", "gan_digits"),
     "seq2seq": ("seq2seq", "seq2seq_demo"),
     "recursive": ("recursive", "recursive_demo"),
+    "adding-problem": ("adding", "adding_demo"),
 }
 
 

@@ -1,5 +1,5 @@
 """``narae.linalg``: torch.linalg's norms over narae's differentiable reductions."""
-from .ops.reduce import vector_norm, norm as _norm
+from .ops.reduce import vector_norm
 
 __all__ = ["vector_norm", "norm", "matrix_norm"]
 

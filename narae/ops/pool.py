@@ -29,7 +29,7 @@ class _PoolGeom:
     def __init__(self, in_hw, out_hw, kernel, stride, pad, dilation):
         self.in_hw, self.out_hw = in_hw, out_hw
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
-        (H, W), (Ho, Wo) = in_hw, out_hw
+        H, W = in_hw
         need = [(o - 1) * s + d * (k - 1) + 1
                 for o, s, d, k in zip(out_hw, stride, dilation, kernel)]
         self.pad = (pad[0], max(0, need[0] - H - pad[0]), pad[1], max(0, need[1] - W - pad[1]))
@@ -88,7 +88,7 @@ class _MaxPool(Function):
         """torch's indices: the flat position h * W + w of each maximum in its input plane."""
         xp = get_array_module(self.idx)
         g = self.geom
-        (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
+        (_, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
         (Ho, Wo), W = g.out_hw, g.in_hw[1]
         k = self.idx.astype(xp.int64)
         h = xp.arange(Ho, dtype=xp.int64)[:, None, None] * sh - g.pad[0] + (k // kw) * dh

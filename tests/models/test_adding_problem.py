@@ -1,13 +1,9 @@
 """The adding problem: an LSTM bridges long time lags, a tanh RNN of the same size does not."""
-import os
-import sys
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
-from adding_problem import (BASELINE, AddingModel, adding_data,  # noqa: E402
-                            hidden_gradient_norms, train_adding)
+from narae.models.adding import (BASELINE, AddingModel, adding_data, hidden_gradient_norms,
+                                 train_adding)
 
 
 def test_data():
