@@ -24,6 +24,6 @@ from .dbn import DBN  # noqa: F401
 from .boltzmann import BoltzmannMachine  # noqa: F401
 from .gan import (GAN, MLPGenerator, MLPDiscriminator, DCGANGenerator,  # noqa: F401
                   DCGANDiscriminator, dcgan_init_, discriminator_loss, generator_loss)
-from . import experiments, unsupervised_experiments, seq2seq, recursive  # noqa: F401
+from . import experiments, unsupervised_experiments, seq2seq, recursive, adding, visualize  # noqa: F401,E501
 
 MODELS = {"lenet5": build_lenet5, "resnet20": build_resnet20}  # noqa: F405

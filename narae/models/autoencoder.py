@@ -256,7 +256,7 @@ class StackedAutoencoder(nn.Module):
         for i, ae in enumerate(self.layers):
             loss_fn = None
             if self.noise is not None:
-                def loss_fn(model, xb):
+                def loss_fn(model, xb):  # denoising: reconstruct the clean input
                     return model.reconstruction_loss(
                         model(corrupt(xb, self.noise, self.noise_level)), xb)
             hist = train_autoencoder(ae, h, epochs=epochs, batch_size=batch_size, lr=lr,
