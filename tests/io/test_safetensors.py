@@ -240,3 +240,22 @@ def test_save_file_rejects_bad_input(tmp_path):
     with pytest.raises(TypeError, match="metadata"):
         save_file({"a": np.zeros(2)}, tmp_path / "x", metadata={"a": 1})
     assert not os.listdir(tmp_path)
+
+
+def test_the_safetensors_package_reads_ours_and_we_read_its(tmp_path):
+    """Interoperability with the reference implementation, both directions."""
+    ref = pytest.importorskip("safetensors.numpy")
+    arrays = {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "i": np.array([1, -2, 3]),
+              "b": np.array([True, False]), "h": np.ones((2, 2), np.float16),
+              "scalar": np.array(2.5)}
+    ours = tmp_path / "ours.safetensors"
+    save_file({k: nr.from_numpy(v) for k, v in arrays.items()}, ours, metadata={"epoch": "3"})
+    back = ref.load_file(str(ours))
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(back[k], v)
+        assert back[k].dtype == v.dtype
+    theirs = tmp_path / "theirs.safetensors"
+    ref.save_file(arrays, str(theirs), metadata={"note": "x"})
+    loaded = load_file(theirs)
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(loaded[k].numpy(), v)
