@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from ..autograd import grad_mode
 from ..backend import get_array_module, device_of, to_device
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "check_non_negative", "check_betas"]
 
 
 class _Required:
@@ -23,6 +23,20 @@ class _Required:
 
 
 required = _Required()
+
+
+def check_non_negative(**hyperparameters):
+    """torch's constructor checks, in the order given: ``Invalid learning rate: -1`` etc."""
+    labels = {"lr": "learning rate", "eps": "epsilon value"}
+    for name, value in hyperparameters.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {labels.get(name, name + ' value')}: {value}")
+
+
+def check_betas(betas):
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
 class Optimizer:
