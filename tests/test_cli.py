@@ -105,3 +105,25 @@ def test_demo_command_prints_measurements(capsys):
     assert main(["demo", "xor"]) == 0
     out = capsys.readouterr().out
     assert "perceptron_xor_accuracy: 0.5" in out and "mlp_xor_accuracy: 1" in out
+
+
+def test_train_on_mnist_files_in_data_dir(tmp_path, capsys):
+    """--dataset mnist reads the standard IDX files from --data-dir (tiny ones written here)."""
+    import numpy as np
+    from narae.datasets import write_idx
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28),
+                                                                   dtype=np.uint8))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "data"),
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--no-tensorboard"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("test accuracy: ")
+
+
+def test_missing_dataset_files_give_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--dataset", "cifar10", "--data-dir", str(tmp_path),
+                 "--out", str(tmp_path / "run")]) == 1
+    assert "CIFAR10" in capsys.readouterr().err

@@ -26,4 +26,4 @@ from .gan import (GAN, MLPGenerator, MLPDiscriminator, DCGANGenerator,  # noqa: 
                   DCGANDiscriminator, dcgan_init_, discriminator_loss, generator_loss)
 from . import experiments, unsupervised_experiments, seq2seq, recursive, adding, visualize  # noqa: F401,E501
 
-MODELS = {"lenet5": build_lenet5, "resnet20": build_resnet20}  # noqa: F405
+from .registry import MODELS  # noqa: F401,E402
