@@ -3,9 +3,9 @@ from . import functional as F
 from ._utils import _single
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
-           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d"]
+# 3-D pools are not provided: narae has no 3-D pooling ops yet.
+__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d"]
 
 
 class _Pool(Module):
@@ -46,9 +46,6 @@ class MaxPool1d(_MaxPoolNd):
 class MaxPool2d(_MaxPoolNd):
     _n = 2
 
-
-class MaxPool3d(_MaxPoolNd):
-    _n = 3
 
 
 class AvgPool1d(_Pool):
@@ -97,9 +94,6 @@ class AvgPool2d(_AvgPoolNd):
     _n = 2
 
 
-class AvgPool3d(_AvgPoolNd):
-    _n = 3
-
 
 class _AdaptiveAvgPoolNd(_Pool):
     def __init__(self, output_size):
@@ -122,9 +116,6 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average pooling to a fixed ``output_size`` whatever the input's spatial size."""
     _n = 2
 
-
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
-    _n = 3
 
 
 class _AdaptiveMaxPoolNd(_Pool):
@@ -149,9 +140,6 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     _n = 2
 
-
-class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
-    _n = 3
 
 
 class _LPPoolNd(_Pool):
