@@ -27,8 +27,7 @@ class Tensor:
                 data = data._data
             else:
                 data = np.asarray(data)
-                if data.dtype.kind in "fiu" and data.dtype != np.float32 and \
-                        type(self) is Tensor and data.dtype.kind != "b":
+                if type(self) is Tensor and data.dtype != np.float32:
                     data = data.astype(np.float32)  # torch.Tensor(...) is a float tensor
         self._data = data
         self.grad = None
