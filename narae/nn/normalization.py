@@ -12,6 +12,15 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "Insta
            "LayerNorm", "GroupNorm", "RMSNorm"]
 
 
+def _affine_parameters(module, shape, affine, bias, device, dtype):
+    """``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None where switched off."""
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    module.weight = Parameter(creation.ones(*shape, device=device, dtype=dtype)) \
+        if affine else None
+    module.bias = Parameter(creation.zeros(*shape, device=device, dtype=dtype)) \
+        if affine and bias else None
+
+
 class _NormBase(Module):
     """weight/bias (affine) and running_mean/running_var/num_batches_tracked buffers."""
 
@@ -23,15 +32,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(creation.empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(creation.empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, affine, bias, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean",
                                  creation.zeros(num_features, device=device, dtype=dtype))
@@ -160,17 +161,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(creation.ones(*self.normalized_shape, device=device,
-                                                  dtype=dtype))
-            if bias:
-                self.bias = Parameter(creation.zeros(*self.normalized_shape, device=device,
-                                                     dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
 
     def reset_parameters(self):
         if self.elementwise_affine:
@@ -202,15 +193,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(creation.ones(num_channels, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(creation.zeros(num_channels, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_channels, affine, bias, device, dtype)
 
     def reset_parameters(self):
         if self.affine:
