@@ -26,9 +26,10 @@ class Tensor:
             if isinstance(data, Tensor):
                 data = data._data
             else:
+                is_python_data = not isinstance(data, np.generic)
                 data = np.asarray(data)
-                if type(self) is Tensor and data.dtype != np.float32:
-                    data = data.astype(np.float32)  # torch.Tensor(...) is a float tensor
+                if is_python_data and type(self) is Tensor and data.dtype != np.float32:
+                    data = data.astype(np.float32)  # torch.Tensor([...]) is a float tensor
         self._data = data
         self.grad = None
         self.requires_grad = requires_grad
