@@ -1,6 +1,5 @@
 """Adadelta: steps scaled by the ratio of running RMS of updates to running RMS of gradients."""
 from ..autograd import grad_mode
-from ..tensor import Tensor
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_non_negative
 
@@ -47,12 +46,7 @@ class Adadelta(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.get(p)
-                if not state:
-                    xp = get_array_module(p._data)
-                    state = self.state[p] = {"step": 0,
-                                             "square_avg": Tensor(xp.zeros_like(p._data)),
-                                             "acc_delta": Tensor(xp.zeros_like(p._data))}
+                state = self._state_for(p, "square_avg", "acc_delta")
                 state["step"] += 1
                 adadelta_update(p._data, p.grad._data, state["square_avg"]._data,
                                 state["acc_delta"]._data, **kw)

@@ -1,6 +1,5 @@
 """Adam: per-coordinate steps from bias-corrected running moments of the gradient."""
 from ..autograd import grad_mode
-from ..tensor import Tensor
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_non_negative, check_betas
 
@@ -75,14 +74,8 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.get(p)
-                if not state:
-                    xp = get_array_module(p._data)
-                    state = self.state[p] = {"step": 0,
-                                             "exp_avg": Tensor(xp.zeros_like(p._data)),
-                                             "exp_avg_sq": Tensor(xp.zeros_like(p._data))}
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor(xp.zeros_like(p._data))
+                state = self._state_for(p, "exp_avg", "exp_avg_sq",
+                                        *(("max_exp_avg_sq",) if amsgrad else ()))
                 state["step"] += 1
                 adam_update(p._data, p.grad._data, state["exp_avg"]._data,
                             state["exp_avg_sq"]._data,

@@ -3,7 +3,6 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd import grad_mode
-from ..tensor import Tensor
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_non_negative, check_betas
 from .adam import lerp_
@@ -75,12 +74,7 @@ class NAdam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.get(p)
-                if not state:
-                    xp = get_array_module(p._data)
-                    state = self.state[p] = {"step": 0, "mu_product": 1.0,
-                                             "exp_avg": Tensor(xp.zeros_like(p._data)),
-                                             "exp_avg_sq": Tensor(xp.zeros_like(p._data))}
+                state = self._state_for(p, "exp_avg", "exp_avg_sq", mu_product=1.0)
                 state["step"] += 1
                 state["mu_product"] = nadam_update(
                     p._data, p.grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,

@@ -135,6 +135,17 @@ class Optimizer:
         with grad_mode.enable_grad():
             return closure()
 
+    def _state_for(self, p, *zero_buffers, **values):
+        """``p``'s state, made on first use: ``step`` 0, then ``values``, then a zero Tensor
+        shaped like ``p`` (on its device) for each name in ``zero_buffers``."""
+        state = self.state.get(p)
+        if not state:
+            zeros_like = get_array_module(p._data).zeros_like
+            state = self.state[p] = {"step": 0, **values}
+            for name in zero_buffers:
+                state[name] = Tensor(zeros_like(p._data))
+        return state
+
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self):
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.

@@ -1,6 +1,5 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
 from ..autograd import grad_mode
-from ..tensor import Tensor
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_non_negative
 from .adam import lerp_
@@ -58,15 +57,9 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.get(p)
-                if not state:
-                    xp = get_array_module(p._data)
-                    state = self.state[p] = {"step": 0,
-                                             "square_avg": Tensor(xp.zeros_like(p._data))}
-                    if momentum > 0:
-                        state["momentum_buffer"] = Tensor(xp.zeros_like(p._data))
-                    if centered:
-                        state["grad_avg"] = Tensor(xp.zeros_like(p._data))
+                state = self._state_for(p, "square_avg",
+                                        *(("momentum_buffer",) if momentum > 0 else ()),
+                                        *(("grad_avg",) if centered else ()))
                 state["step"] += 1
                 rmsprop_update(p._data, p.grad._data, state["square_avg"]._data,
                                state["grad_avg"]._data if centered else None,
