@@ -286,18 +286,19 @@ class Module:
         return mod
 
     def get_parameter(self, target):
-        mod_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(mod_path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
-        return mod._parameters[name]
+        return self._get_registered(target, "_parameters", "parameter")
 
     def get_buffer(self, target):
+        return self._get_registered(target, "_buffers", "buffer")
+
+    def _get_registered(self, target, registry, kind):
+        """``"a.b.name"`` looked up in submodule ``a.b``'s ``registry`` dict."""
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
-        if name not in mod._buffers:
-            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
-        return mod._buffers[name]
+        entries = getattr(mod, registry)
+        if name not in entries:
+            raise AttributeError(f"{mod._get_name()} has no {kind} `{name}`")
+        return entries[name]
 
     def apply(self, fn):
         """Call ``fn(m)`` on every submodule (children first) then on this module."""
