@@ -17,13 +17,15 @@ from narae.utils.data import DataLoader, TensorDataset
 from harness import compare, report
 
 
-def _mlp(lib):
+def mlp(lib):
+    """MLP 784-256-256-10 in ``lib`` (narae or torch); the GPU benchmark uses it too."""
     m = lib.nn
     return m.Sequential(m.Linear(784, 256), m.ReLU(), m.Linear(256, 256), m.ReLU(),
                         m.Linear(256, 10))
 
 
-def _cnn(lib):
+def cnn(lib):
+    """The MNIST-style CNN in ``lib``; the GPU benchmark uses it too."""
     m = lib.nn
     return m.Sequential(m.Conv2d(1, 32, 5, padding=2), m.ReLU(), m.MaxPool2d(2),
                         m.Conv2d(32, 64, 5, padding=2), m.ReLU(), m.MaxPool2d(2), m.Flatten(),
@@ -67,7 +69,7 @@ def bench_loader_overhead(n=60000, batch=128):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 784)).astype(np.float32)
     y = rng.integers(0, 10, n)
-    model = _mlp(nr)
+    model = mlp(nr)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     loader = DataLoader(TensorDataset(nr.tensor(x), nr.tensor(y)), batch_size=batch,
@@ -103,9 +105,9 @@ def bench_loader_overhead(n=60000, batch=128):
 
 
 def main():
-    bench_step("train step MLP 784-256-256-10 bs128 SGD momentum", _mlp, 128, (784,),
+    bench_step("train step MLP 784-256-256-10 bs128 SGD momentum", mlp, 128, (784,),
                lambda o, m: o.SGD(m.parameters(), lr=0.01, momentum=0.9), 0.8)
-    bench_step("train step CNN bs64 Adam", _cnn, 64, (1, 28, 28),
+    bench_step("train step CNN bs64 Adam", cnn, 64, (1, 28, 28),
                lambda o, m: o.Adam(m.parameters(), lr=1e-3), 1.5)
     bench_loader_overhead()
 

@@ -22,6 +22,7 @@ check the script itself on a machine without a GPU.
 """
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -33,19 +34,9 @@ MiB = 1024 * 1024
 
 
 # -- the workloads: each builds the same model in both libraries -------------------------------
-def mlp(lib):
-    m = lib.nn
-    return m.Sequential(m.Linear(784, 256), m.ReLU(), m.Linear(256, 256), m.ReLU(),
-                        m.Linear(256, 10))
-
-
-def cnn(lib):
-    """bench_train_step's MNIST CNN: conv5x5(1->32)-pool-conv5x5(32->64)-pool-fc1024-fc10."""
-    m = lib.nn
-    return m.Sequential(m.Conv2d(1, 32, 5, padding=2), m.ReLU(), m.MaxPool2d(2),
-                        m.Conv2d(32, 64, 5, padding=2), m.ReLU(), m.MaxPool2d(2), m.Flatten(),
-                        m.Linear(3136, 1024), m.ReLU(), m.Linear(1024, 10))
-
+# The MLP and the MNIST-style CNN are bench_train_step's (the CPU benchmark), one level up.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bench_train_step import cnn, mlp  # noqa: E402
 
 V, E, H, SEQ = 65, 128, 256, 64
 
