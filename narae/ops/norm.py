@@ -164,16 +164,23 @@ def _affine_eval(input, mean, var, weight, bias, eps):
     return input * reshape(scale, shape) + reshape(shift, shape)
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
-    """Normalize over the trailing ``normalized_shape`` dims; weight/bias have that shape."""
+def _trailing_shape(op, input, normalized_shape):
+    """``normalized_shape`` as a tuple, checked to be the trailing dims of ``input``."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     shape = tuple(int(s) for s in normalized_shape)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
-        raise ShapeError(f"layer_norm: given normalized_shape={list(shape)}, expected input "
-                         f"with shape [*, {', '.join(map(str, shape))}], but got input of "
-                         f"shape {tuple(input.shape)}")
+        raise ShapeError(f"{op}: given normalized_shape={list(shape)}, expected input with "
+                         f"shape [*, {', '.join(map(str, shape))}], but got input of shape "
+                         f"{tuple(input.shape)}")
+    return shape
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """Normalize over the trailing ``normalized_shape`` dims; weight/bias have that shape."""
+    shape = _trailing_shape("layer_norm", input, normalized_shape)
+    k = len(shape)
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != shape:
             raise ShapeError(f"layer_norm: {name} of shape {tuple(p.shape)} does not match "
@@ -185,14 +192,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times weight
     (eps defaults to the dtype's machine epsilon, as torch's)."""
-    if isinstance(normalized_shape, int):
-        normalized_shape = (normalized_shape,)
-    shape = tuple(int(s) for s in normalized_shape)
+    shape = _trailing_shape("rms_norm", input, normalized_shape)
     k = len(shape)
-    if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
-        raise ShapeError(f"rms_norm: given normalized_shape={list(shape)}, expected input with "
-                         f"shape [*, {', '.join(map(str, shape))}], but got input of shape "
-                         f"{tuple(input.shape)}")
     if weight is not None and tuple(weight.shape) != shape:
         raise ShapeError(f"rms_norm: weight of shape {tuple(weight.shape)} does not match "
                          f"normalized_shape {shape}")
