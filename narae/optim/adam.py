@@ -1,6 +1,7 @@
 """Adam: per-coordinate steps from bias-corrected running moments of the gradient."""
 from ..autograd import grad_mode
 from ..backend import get_array_module
+from . import _multi_tensor as mt
 from .optimizer import Optimizer, check_non_negative, check_betas
 
 __all__ = ["Adam", "adam_update", "lerp_"]
@@ -65,21 +66,48 @@ class Adam(Optimizer):
     def step(self, closure=None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if self._takes_fused_path(group, params):
+                self._fused_step(group, params)
+                continue
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
             kw = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                       weight_decay=group["weight_decay"], amsgrad=amsgrad,
                       maximize=group["maximize"],
                       decoupled_weight_decay=group["decoupled_weight_decay"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 state = self._state_for(p, "exp_avg", "exp_avg_sq",
                                         *(("max_exp_avg_sq",) if amsgrad else ()))
-                state["step"] += 1
+                state["step"] = mt.host_step(state["step"]) + 1
                 adam_update(p._data, p.grad._data, state["exp_avg"]._data,
                             state["exp_avg_sq"]._data,
                             state["max_exp_avg_sq"]._data if amsgrad else None,
                             state["step"], **kw)
                 p._version[0] += 1
         return loss
+
+    @staticmethod
+    def _hyper(group):
+        beta1, beta2 = group["betas"]
+        return (group["lr"], beta1, beta2, group["eps"], group["weight_decay"])
+
+    def _fused_step(self, group, params):
+        """All of the group's tensors of one device and dtype in one kernel launch."""
+        amsgrad = group["amsgrad"]
+        extra = ("max_exp_avg_sq",) if amsgrad else ()
+        for part, ps in self._fused_partitions(group, params, n_hyper=5):
+            states = [self._state_for(p, "exp_avg", "exp_avg_sq", *extra) for p in ps]
+            part.sync_steps(states)
+            second = "max_exp_avg_sq" if amsgrad else "exp_avg_sq"
+            tables, total = part.table([
+                [p._data for p in ps], [mt.contiguous_grad(p) for p in ps],
+                [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
+                [s[second]._data for s in states]])
+            n = len(ps)
+            mt.launch(part, "increment_steps", n, [part.steps, n])
+            mt.launch(part, "adam_multi", total,
+                      [*tables[:5], tables[5], n, total, part.steps, part.hyper.device,
+                       amsgrad, group["maximize"], group["decoupled_weight_decay"]])
+            for p in ps:
+                p._version[0] += 1

@@ -10,7 +10,7 @@ from itertools import chain
 
 from ..tensor import Tensor
 from ..autograd import grad_mode
-from ..backend import get_array_module, device_of, to_device
+from ..backend import capture, get_array_module, device_of, to_device
 
 __all__ = ["Optimizer", "required", "check_non_negative", "check_betas"]
 
@@ -73,6 +73,7 @@ class Optimizer:
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
+
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.state = defaultdict(dict, self.state)
@@ -134,6 +135,42 @@ class Optimizer:
             return None
         with grad_mode.enable_grad():
             return closure()
+
+    # -- multi-tensor (fused) updates: SGD and Adam(W) implement _fused_step and _hyper -----
+    def _takes_fused_path(self, group, params):
+        """Use the one-launch kernels? On CUDA by default (``fused=None``), never with
+        ``fused=False``; on the CPU only under the kernel emulator (tests). Inside a
+        ``narae.compile`` capture the fused path is required: it is the one whose step
+        counts and hyper-parameters live on the device."""
+        from . import _multi_tensor as mt
+        fused = params and group.get("fused") is not False and hasattr(self, "_fused_step") \
+            and all(mt.fused_available(get_array_module(p._data)) and p._data.flags.c_contiguous
+                    and p._data.dtype.kind == "f" for p in params)
+        if not fused and params and capture.active() is not None:
+            raise RuntimeError(
+                f"{type(self).__name__}.step() inside narae.compile needs the fused CUDA "
+                "update (CUDA float parameters, fused not False; the first SGD momentum step "
+                "must run before capture — narae.compile's warm-up steps do that)")
+        return fused
+
+    def _fused_partitions(self, group, params, n_hyper):
+        """(FusedPartition, params) per device and dtype, hyper-parameters uploaded."""
+        from . import _multi_tensor as mt
+        cache = self.__dict__.setdefault("_fused_cache", {})
+        for key, ps in mt.partitions(params).items():
+            part = cache.get((id(group), key))
+            if part is None:
+                part = cache[(id(group), key)] = mt.FusedPartition(key[0], ps[0]._data.dtype,
+                                                                   n_hyper)
+                part.group = group
+            part.set_hyper(self._hyper(group))
+            capture.register(self, self._refresh_fused_hyper)
+            yield part, ps
+
+    def _refresh_fused_hyper(self):
+        """Before a graph replay: upload the current learning rate etc. (schedulers work)."""
+        for part in self.__dict__.get("_fused_cache", {}).values():
+            part.set_hyper(self._hyper(part.group), upload=False)
 
     def _state_for(self, p, *zero_buffers, **values):
         """``p``'s state, made on first use: ``step`` 0, then ``values``, then a zero Tensor

@@ -1,6 +1,7 @@
 """Stochastic gradient descent, with optional (Nesterov) momentum and L2 weight decay."""
 from ..autograd import grad_mode
 from ..tensor import Tensor
+from . import _multi_tensor as mt
 from .optimizer import Optimizer, check_non_negative
 
 __all__ = ["SGD", "sgd_update"]
@@ -46,12 +47,17 @@ class SGD(Optimizer):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             lr, momentum = group["lr"], group["momentum"]
+            params = [p for p in group["params"] if p.grad is not None]
+            # torch's first momentum step sets buf = grad: done by the per-tensor path
+            first = momentum != 0 and any("momentum_buffer" not in self.state.get(p, {})
+                                          for p in params)
+            if not first and self._takes_fused_path(group, params):
+                self._fused_step(group, params)
+                continue
             kw = dict(lr=lr, momentum=momentum, dampening=group["dampening"],
                       weight_decay=group["weight_decay"], nesterov=group["nesterov"],
                       maximize=group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 if momentum != 0:
                     state = self.state.setdefault(p, {})
                     old = state.get("momentum_buffer")
@@ -63,3 +69,20 @@ class SGD(Optimizer):
                     sgd_update(p._data, p.grad._data, None, **kw)
                 p._version[0] += 1
         return loss
+
+    @staticmethod
+    def _hyper(group):
+        return (group["lr"], group["momentum"], group["dampening"], group["weight_decay"])
+
+    def _fused_step(self, group, params):
+        """All of the group's tensors of one device and dtype in one kernel launch."""
+        momentum = group["momentum"]
+        for part, ps in self._fused_partitions(group, params, n_hyper=4):
+            datas = [p._data for p in ps]
+            bufs = [self.state[p]["momentum_buffer"]._data for p in ps] if momentum else datas
+            tables, total = part.table([datas, [mt.contiguous_grad(p) for p in ps], bufs])
+            mt.launch(part, "sgd_multi", total,
+                      [*tables[:3], tables[3], len(ps), total, part.hyper.device,
+                       group["nesterov"], group["maximize"]])
+            for p in ps:
+                p._version[0] += 1
