@@ -24,6 +24,7 @@ from .ops.activation import (relu, sigmoid, tanh, softmax, log_softmax, prelu,  
                              selu, celu, rrelu, hardshrink, threshold)
 from .ops.index import *  # noqa: F401,F403
 from . import cuda
+from .graph_capture import compile
 from .io import save, load
 
 from .autograd import engine as _engine

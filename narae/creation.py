@@ -8,6 +8,7 @@ import numpy as np
 from . import _dtype
 from .backend import as_device, to_device, get_array_module
 from .random import default_generator
+from .backend import capture as _capture
 from .tensor import Tensor, register_methods
 from .autograd import grad_mode
 
@@ -170,6 +171,7 @@ def _rng(generator, device):
 
 def _random(draw, size, dtype, device, requires_grad, generator):
     """Draw on the CPU generator then move: the same seed gives the same numbers on any device."""
+    _capture.forbid("drawing random numbers (on the host)")
     rng = _rng(generator, device).rng
     arr = draw(rng, size).astype(_np_dtype(dtype), copy=False)
     return _make(arr, None, device, requires_grad)

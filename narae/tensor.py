@@ -12,6 +12,7 @@ import numpy as np
 from . import _dtype
 from .autograd import function as _function_mod, engine as _engine_mod, grad_mode
 from .backend import device_of, to_device, as_device, get_array_module
+from .backend import capture as _capture
 
 __all__ = ["Tensor", "register_methods"]
 
@@ -103,6 +104,7 @@ class Tensor:
 
     # -- conversion -----------------------------------------------------------------------
     def numpy(self):
+        _capture.forbid("Tensor.numpy()")
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
@@ -112,15 +114,18 @@ class Tensor:
         return self._data
 
     def item(self):
+        _capture.forbid("Tensor.item() (also float(), int(), bool() of a tensor)")
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
                                "to Scalar")
         return self._data.reshape(()).item()
 
     def tolist(self):
+        _capture.forbid("Tensor.tolist()")
         return to_device(self._data, as_device("cpu")).tolist()
 
     def __array__(self, dtype=None, copy=None):
+        _capture.forbid("converting a tensor to a NumPy array")
         a = to_device(self._data, as_device("cpu"))
         return a if dtype is None else a.astype(dtype)
 
@@ -154,6 +159,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
+        _capture.forbid("printing a tensor")
         a = to_device(self._data, as_device("cpu"))
         body = np.array2string(a, separator=", ", precision=4, prefix="tensor(",
                                threshold=1000, edgeitems=3)

@@ -18,6 +18,7 @@ class Capture:
 
     def __init__(self, name):
         self.name = name
+        self.device = "cuda"    # "check": an eager CPU call held to the same rules
         self.keep_alive = []
         self.before_replay = []
         self._hooked = set()

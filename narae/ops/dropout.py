@@ -7,7 +7,7 @@ device, so ``narae.manual_seed`` makes them reproducible on any device.
 import warnings
 
 from ..autograd.function import Function, ShapeError
-from ..backend import get_array_module, to_device, device_of
+from ..backend import capture, get_array_module, to_device, device_of
 from ..random import default_generator
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -43,6 +43,7 @@ def _check_p(p):
 def keep_mask(shape, p, like):
     """A float mask of ``shape`` (1 with probability 1 - p, else 0) in ``like``'s dtype, drawn
     from the default generator on the CPU and moved to ``like``'s device."""
+    capture.forbid("a dropout mask (drawn on the host)")
     draws = default_generator.rng.random(shape, dtype="float32" if like.dtype.itemsize <= 4
                                          else "float64")
     mask = (draws >= p).astype(like.dtype)

@@ -146,7 +146,8 @@ class Optimizer:
         fused = params and group.get("fused") is not False and hasattr(self, "_fused_step") \
             and all(mt.fused_available(get_array_module(p._data)) and p._data.flags.c_contiguous
                     and p._data.dtype.kind == "f" for p in params)
-        if not fused and params and capture.active() is not None:
+        cap = capture.active()
+        if not fused and params and cap is not None and cap.device == "cuda":
             raise RuntimeError(
                 f"{type(self).__name__}.step() inside narae.compile needs the fused CUDA "
                 "update (CUDA float parameters, fused not False; the first SGD momentum step "

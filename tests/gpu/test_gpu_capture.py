@@ -1,0 +1,104 @@
+"""CUDA-graph capture (narae.compile) and memory statistics on a GPU: captured steps equal
+eager steps, replays follow LR schedulers, shapes make new graphs, rules raise clearly."""
+import numpy as np
+import pytest
+
+import narae as nr
+import narae.nn as nn
+import narae.nn.functional as F
+import narae.optim as optim
+
+pytestmark = pytest.mark.gpu
+
+
+def _numpy(t):
+    return t.detach().cpu().numpy()
+
+
+def _model_and_step(device, kind):
+    nr.manual_seed(0)
+    if kind == "mlp":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+        opt_fn = lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9)  # noqa: E731
+    else:
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+        opt_fn = lambda ps: optim.Adam(ps, lr=1e-2)  # noqa: E731
+    model = model.to(device)
+    opt = opt_fn(model.parameters())
+
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, train_step
+
+
+def _batches(device, n=8, batch=16):
+    rng = np.random.default_rng(0)
+    return [(nr.tensor(rng.standard_normal((batch, 1, 8, 8)).astype(np.float32), device=device),
+             nr.tensor(rng.integers(0, 10, batch), device=device)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_captured_steps_equal_eager_steps(kind, device):
+    eager_model, _, eager_step = _model_and_step(device, kind)
+    comp_model, _, step = _model_and_step(device, kind)
+    compiled = nr.compile(step, warmup=2)
+    for i, (x, y) in enumerate(_batches(device)):
+        a = eager_step(x, y).item()
+        b = compiled(x, y).item()
+        assert b == pytest.approx(a, rel=1e-5, abs=1e-6), f"step {i}"
+    if device != "cpu":
+        assert len(compiled.graphs) == 1, "steps 3..8 must replay one graph"
+    for (k, p), q in zip(eager_model.state_dict().items(), comp_model.state_dict().values()):
+        np.testing.assert_allclose(_numpy(q), _numpy(p), rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_replay_sees_lr_scheduler(device):
+    eager_model, eager_opt, eager_step = _model_and_step(device, "mlp")
+    comp_model, comp_opt, step = _model_and_step(device, "mlp")
+    compiled = nr.compile(step, warmup=1)
+    scheds = [optim.lr_scheduler.StepLR(o, 2, 0.5) for o in (eager_opt, comp_opt)]
+    for x, y in _batches(device):
+        eager_step(x, y)
+        compiled(x, y)
+        for s in scheds:
+            s.step()
+    for p, q in zip(eager_model.parameters(), comp_model.parameters()):
+        np.testing.assert_allclose(_numpy(q), _numpy(p), rtol=1e-5, atol=1e-6)
+
+
+def test_new_shape_makes_a_new_graph(device, cross_device):
+    _, _, step = _model_and_step(device, "mlp")
+    compiled = nr.compile(step, warmup=1, max_graphs=2)
+    for batch in (16, 16, 8, 8, 16):
+        x, y = _batches(device, 1, batch)[0]
+        compiled(x, y)
+    assert len(compiled.graphs) == 2
+    x, y = _batches(device, 1, 4)[0]
+    compiled(x, y)                      # eager warm-up call for the third shape
+    with pytest.raises(RuntimeError, match="graphs captured already"):
+        compiled(x, y)
+
+
+def test_item_inside_capture_raises(device, cross_device):
+    compiled = nr.compile(lambda x: x.sum().item(), warmup=1)
+    x = nr.ones(3, device=device)
+    with pytest.raises(RuntimeError, match="Tensor.item"):
+        compiled(x)
+
+
+def test_memory_stats(cross_device):
+    nr.cuda.reset_peak_memory_stats()
+    base = nr.cuda.memory_allocated()
+    big = nr.zeros(1024, 1024, device="cuda")          # 4 MiB
+    assert nr.cuda.memory_allocated() - base >= 4 * 2 ** 20
+    del big
+    assert nr.cuda.max_memory_allocated() - base >= 4 * 2 ** 20
+    nr.cuda.reset_peak_memory_stats()
+    assert nr.cuda.max_memory_allocated() < base + 4 * 2 ** 20
+    assert nr.cuda.memory_reserved() >= nr.cuda.memory_allocated()
+    assert set(nr.cuda.memory_stats()) >= {"allocated_bytes.all.peak"}
