@@ -38,6 +38,8 @@ randomness raise), so code that compiles on the CPU also captures on the GPU.
 """
 import functools
 
+import numpy as np
+
 from .backend import capture, get_array_module
 from .backend.arrays import _load_cupy
 from .tensor import Tensor
@@ -164,7 +166,7 @@ class CompiledFunction:
         if graph is not None:
             return graph.replay(args, kwargs)
         tensors = _flatten((args, kwargs), [])
-        on_gpu = any(get_array_module(t._data) is not __import__("numpy") for t in tensors)
+        on_gpu = any(get_array_module(t._data) is not np for t in tensors)
         done = self.calls.get(sig, 0)
         if done < self.warmup or not on_gpu:
             self.calls[sig] = done + 1
