@@ -135,7 +135,8 @@ class _Graph:
         self.graph = graph
         self.keep_alive = cap.keep_alive
         self.before_replay = cap.before_replay
-        self.graph.upload(self.stream)
+        if hasattr(self.graph, "upload"):     # instantiate now, not at the first replay
+            self.graph.upload(self.stream)
 
     def replay(self, args, kwargs):
         current = self.cp.cuda.get_current_stream()
@@ -158,6 +159,7 @@ class CompiledFunction:
         self.max_graphs = max_graphs
         self.graphs = {}       # signature -> _Graph
         self.calls = {}        # signature -> eager calls so far
+        self.on_gpu = {}       # signature -> does the function work on the GPU?
         functools.update_wrapper(self, fn, updated=())
 
     def __call__(self, *args, **kwargs):
@@ -165,14 +167,14 @@ class CompiledFunction:
         graph = self.graphs.get(sig)
         if graph is not None:
             return graph.replay(args, kwargs)
-        tensors = _flatten((args, kwargs), [])
-        on_gpu = any(get_array_module(t._data) is not np for t in tensors)
         done = self.calls.get(sig, 0)
-        if done < self.warmup or not on_gpu:
+        if done < self.warmup or not self.on_gpu.get(sig):
             self.calls[sig] = done + 1
-            if done == 0:     # the first call of each signature is checked against the rules
-                return self._checked_call(args, kwargs)
-            return self.fn(*args, **kwargs)
+            out = self._checked_call(args, kwargs) if done == 0 else self.fn(*args, **kwargs)
+            if done == 0:   # GPU work if an argument or a result lives on the GPU
+                tensors = _flatten((args, kwargs, out), [])
+                self.on_gpu[sig] = any(get_array_module(t._data) is not np for t in tensors)
+            return out
         if len(self.graphs) >= self.max_graphs:
             raise RuntimeError(
                 f"narae.compile: {self.max_graphs} graphs captured already, one per input "
@@ -195,3 +197,4 @@ class CompiledFunction:
         """Forget captured graphs (e.g. after replacing the optimizer or the model)."""
         self.graphs.clear()
         self.calls.clear()
+        self.on_gpu.clear()
