@@ -141,9 +141,30 @@ def _run_eval(model, batches, loss_fn, mset, cbs, device, prefix_logs=False):
     return logs
 
 
+def _make_train_step(model, optimizer, loss_fn, device, clip, after_backward):
+    """One training step: zero_grad, forward, loss, backward, (clip), optimizer step.
+
+    Returns ``(loss, detached output, target)`` as tensors: nothing here reads a value back
+    to the host, so ``narae.compile`` can capture the whole step as one CUDA graph.
+    """
+    def train_step(inputs, target):
+        optimizer.zero_grad()
+        out = _forward(model, inputs, device)
+        target = _move(target, device)
+        l = loss_fn(out, target) if target is not None else loss_fn(out)
+        l.backward()
+        if after_backward is not None:
+            after_backward(l)
+        if clip is not None:
+            clip()
+        optimizer.step()
+        return l, (out.detach() if hasattr(out, "detach") else out), target
+    return train_step
+
+
 def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=(),
         callbacks=(), batch_size=None, shuffle=True, scheduler=None, device=None, verbose=1,
-        grad_clip=None, initial_epoch=0, monitor="val_loss", stream=None):
+        grad_clip=None, initial_epoch=0, monitor="val_loss", stream=None, compile=False):
     """Train ``model`` for ``epochs``; return a ``History`` of per-epoch logs.
 
     ``train_data``/``val_data``: a DataLoader, a Dataset, or a tuple ``(x, y)`` of arrays or
@@ -154,6 +175,9 @@ def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=
     ``ReduceLROnPlateau`` gets ``logs[monitor]`` (``val_loss``, or ``loss`` without val data).
     ``grad_clip``: clip the global gradient L2 norm to this value before each step.
     ``verbose``: 0 silent, 1 progress bar (plain lines when not a terminal), 2 one line/epoch.
+    ``compile``: run each training step through ``narae.compile`` (on a GPU: captured once
+    per batch shape and replayed as a CUDA graph). Callbacks then see ``on_after_backward``
+    after the optimizer step, with the same logs.
     """
     if epochs < initial_epoch:
         raise ValueError(f"fit: epochs={epochs} is smaller than initial_epoch={initial_epoch}")
@@ -177,6 +201,15 @@ def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=
 
     history = History()
     user_cbs = list(callbacks)
+    after_backward, seen_loss = None, {}
+    if not compile:  # eager: callbacks see the gradients before the optimizer step
+        def after_backward(l):
+            seen_loss["value"] = float(l.item())
+            cbs.on_after_backward(step, {"batch_loss": seen_loss["value"], "size": n})
+    train_step = _make_train_step(model, optimizer, loss_fn, device, clip, after_backward)
+    if compile:
+        from ..graph_capture import compile as _compile
+        train_step = _compile(train_step)
     progress = [ProgbarLogger(verbose, stream)] if verbose else []
     try:
         steps = len(train)
@@ -203,18 +236,11 @@ def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=
                 inputs, target = split_batch(batch)
                 n = _batch_size(inputs)
                 cbs.on_train_batch_begin(step, {"size": n})
-                optimizer.zero_grad()
-                out = _forward(model, inputs, device)
-                target = _move(target, device)
-                l = loss_fn(out, target) if target is not None else loss_fn(out)
-                l.backward()
-                lv = float(l.item())
-                cbs.on_after_backward(step, {"batch_loss": lv, "size": n})
-                if clip is not None:
-                    clip()
-                optimizer.step()
-                train_set.update(lv, out.detach() if hasattr(out, "detach") else out,
-                                 target, n)
+                l, out, target = train_step(inputs, target)
+                lv = seen_loss.pop("value") if seen_loss else float(l.item())
+                if compile:
+                    cbs.on_after_backward(step, {"batch_loss": lv, "size": n})
+                train_set.update(lv, out, target, n)
                 seen += 1
                 batch_logs = train_set.logs()
                 batch_logs["batch_loss"] = lv

@@ -160,3 +160,37 @@ def test_errors_are_clear(small):
         fit(model, (x, y), loss="nope", optimizer=opt, verbose=0)
     with pytest.raises(TypeError, match="DataLoader, a Dataset"):
         fit(model, 42, loss="cross_entropy", optimizer=opt, verbose=0)
+
+
+def test_fit_compile_gives_the_same_history_and_weights(small):
+    """compile=True runs each step through narae.compile (eager on the CPU, rules checked):
+    the same history and weights as the eager loop, hook order aside."""
+    x, y, xv, yv = small
+    results = []
+    for compiled in (False, True):
+        nr.manual_seed(3)
+        model = make_mlp()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        seen = []
+        spy = LambdaCallback(on_after_backward=lambda step, logs: seen.append(logs["batch_loss"]))
+        h = fit(model, (x, y), loss="cross_entropy", optimizer=opt, epochs=2, batch_size=50,
+                val_data=(xv, yv), metrics=["accuracy"], verbose=0, compile=compiled,
+                callbacks=[spy], grad_clip=1.0)
+        results.append((h.history, weights(model), seen))
+    (h0, w0, s0), (h1, w1, s1) = results
+    assert h0 == h1 and s0 == s1 and len(s0) == 12   # 256 / 50: five full batches + one of 6
+    for a, b in zip(w0, w1):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_compile_reports_a_host_sync_in_the_step(small):
+    x, y, _, _ = small
+    model = make_mlp()
+
+    def loss_with_sync(out, target):
+        loss = nn.functional.cross_entropy(out, target)
+        print(loss.item())
+        return loss
+    with pytest.raises(RuntimeError, match="Tensor.item.*narae.compile"):
+        fit(model, (x, y), loss=loss_with_sync, optimizer=optim.SGD(model.parameters(), lr=0.1),
+            epochs=1, batch_size=64, verbose=0, compile=True)
