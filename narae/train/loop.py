@@ -201,12 +201,13 @@ def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=
 
     history = History()
     user_cbs = list(callbacks)
-    after_backward, seen_loss = None, {}
-    if not compile:  # eager: callbacks see the gradients before the optimizer step
-        def after_backward(l):
-            seen_loss["value"] = float(l.item())
-            cbs.on_after_backward(step, {"batch_loss": seen_loss["value"], "size": n})
-    train_step = _make_train_step(model, optimizer, loss_fn, device, clip, after_backward)
+    seen_loss = {}
+
+    def after_backward(l):  # eager: callbacks see the gradients before the optimizer step
+        seen_loss["value"] = float(l.item())
+        cbs.on_after_backward(step, {"batch_loss": seen_loss["value"], "size": n})
+    train_step = _make_train_step(model, optimizer, loss_fn, device, clip,
+                                  None if compile else after_backward)
     if compile:
         from ..graph_capture import compile as _compile
         train_step = _compile(train_step)
