@@ -8,7 +8,7 @@ the host, and optimizers whose per-step scalars live on the host (``capturable=F
 """
 import threading
 
-__all__ = ["active", "begin", "end", "forbid", "register"]
+__all__ = ["active", "begin", "end", "forbid", "register", "can_read_back"]
 
 _local = threading.local()
 
@@ -66,3 +66,10 @@ def register(owner, hook, keep=()):
         cap.keep_alive.extend(keep)
         if hook is not None:
             cap.add_hook(owner, hook)
+
+
+def can_read_back():
+    """False while a CUDA graph is being recorded: input validation that reads a device value
+    back (``bool(bad.any())``) is skipped there, as torch skips its host-side checks."""
+    cap = active()
+    return cap is None or cap.device != "cuda"

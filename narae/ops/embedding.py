@@ -5,8 +5,10 @@ The lookup is a gather whose gradient is a scatter-add (``xp.add.at``: repeated 
 accumulate). Gather and scatter are each other's adjoint, so both are Functions whose backward
 is the other one: gradients of any order work.
 """
+import numpy as np
+
 from ..autograd.function import Function, ShapeError
-from ..backend import get_array_module
+from ..backend import capture, get_array_module
 from ..tensor import Tensor
 
 __all__ = ["embedding", "embedding_bag"]
@@ -23,7 +25,7 @@ def check_indices(indices, num, what, allow=None):
     if data.dtype.kind not in "iu":
         raise IndexDtypeError(f"{what}: indices must be an integer tensor (int64 or int32), "
                               f"got {indices.dtype}")
-    if data.size == 0:
+    if data.size == 0 or not capture.can_read_back():
         return
     bad = (data < 0) | (data >= num)
     if allow is not None:
@@ -81,7 +83,9 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     """torch's embedding_renorm_: rows used by ``idx`` whose norm exceeds max_norm are scaled
     down to it, in place and outside the graph (the weight's version moves on)."""
     xp = get_array_module(weight._data)
-    rows = xp.unique(idx.ravel())
+    # unique() reads a size back to the host; on the GPU repeated rows are simply rescaled
+    # twice to the same values
+    rows = xp.unique(idx.ravel()) if xp is np else idx.ravel()
     w = weight._data
     sel = w[rows]
     if norm_type == float("inf"):
@@ -89,7 +93,11 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     else:
         norms = (xp.abs(sel) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     big = norms > max_norm
-    if bool(big.any()):
+    if xp is not np:   # no read-back on the GPU (graph capture, asynchrony): always rescale
+        factor = xp.where(big, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
+        w[rows] = sel * factor[:, None]
+        weight._version[0] += 1
+    elif bool(big.any()):
         factor = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
         w[rows[big]] = sel[big] * factor[:, None]
         weight._version[0] += 1
