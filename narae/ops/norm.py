@@ -5,12 +5,17 @@ normalize.
 over a set of axes, times an optional weight plus an optional bias. Its backward is fused
 array code when no graph is recorded (the usual training step) and the same formula written
 with narae ops under ``create_graph=True``, so gradients of gradients work.
+
+Batch norm (per-channel statistics of (N, C, ...) input) takes the hand-written kernels when
+``use_kernels`` says so (CuPy, or NumPy under ``kernels.emulate()``): reductions for the
+statistics, one fused kernel per element-wise pass (``backend/kernels/batchnorm_ops.py``).
 """
 import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
+from ..backend.kernels import batchnorm_ops as bn_kernels
 from ..tensor import Tensor
 from .arith import rsqrt, clamp
 from .shape import reshape, sum_to_array
@@ -32,6 +37,9 @@ class Normalize(Function):
 
     def forward(self, x, *params):
         xp = get_array_module(x)
+        self.on_kernels = self._per_channel(x) and bn_kernels.applies(xp, x, *params)
+        if self.on_kernels:
+            return self._forward_kernels(x, params)
         ax = self.axes
         mean = x.mean(axis=ax, keepdims=True)
         xhat = x - mean
@@ -46,9 +54,42 @@ class Normalize(Function):
             y = y + params[-1]
         return y if y is not xhat else xhat.copy()
 
+    def _per_channel(self, x):
+        """Statistics per channel of (N, C, ...): batch norm, which has kernels."""
+        return x.ndim >= 2 and tuple(self.axes) == (0,) + tuple(range(2, x.ndim))
+
+    def _forward_kernels(self, x, params):
+        mean, var, invstd = bn_kernels.batch_stats(x, self.eps)
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        self.mean, self.var = mean.reshape(shape), var.reshape(shape)
+        self.channel_stats = (mean, invstd)
+        w = params[0] if self.has_weight else None
+        b = params[-1] if self.has_bias else None
+        return bn_kernels.forward(x, mean, invstd, w, b)
+
+    def _backward_kernels(self, g):
+        x = self.inputs[0]._data
+        w = self.inputs[1] if self.has_weight else None
+        mean, invstd = self.channel_stats
+        sum_gy, sum_gy_xhat = bn_kernels.backward_sums(x, g, mean, invstd)
+        gx = None
+        if self.inputs[0].requires_grad:
+            gx = Tensor(bn_kernels.backward_train(x, g, mean, invstd,
+                                                  w._data if w is not None else None,
+                                                  sum_gy, sum_gy_xhat))
+        grads = [gx]
+        if w is not None:
+            grads.append(Tensor(sum_gy_xhat.reshape(w.shape)) if w.requires_grad else None)
+        if self.has_bias:
+            b = self.inputs[-1]
+            grads.append(Tensor(sum_gy.reshape(b.shape)) if b.requires_grad else None)
+        return tuple(grads)
+
     def backward(self, gy):
         if grad_mode.state.enabled:
             return self._backward_graph(gy)
+        if self.on_kernels:
+            return self._backward_kernels(gy._data)
         g = gy._data
         w = self.inputs[1] if self.has_weight else None
         ax, xhat, rstd = self.axes, self.xhat, self.rstd
@@ -151,8 +192,77 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _affine_eval(input, running_mean, running_var, weight, bias, eps)
 
 
+class BatchNormEval(Function):
+    """y = (x - mean) * invstd * w + b with fixed per-channel statistics, on the kernels.
+
+    ``mean`` and ``invstd`` are (C,) arrays copied at construction (the running statistics
+    may be updated in place before backward); w and b, when flagged, are inputs shaped
+    (C, 1, ..., 1) like Normalize's.
+    """
+
+    def __init__(self, mean, invstd, has_weight, has_bias):
+        self.mean, self.invstd = mean, invstd
+        self.has_weight, self.has_bias = has_weight, has_bias
+
+    def forward(self, x, *params):
+        w = params[0] if self.has_weight else None
+        b = params[-1] if self.has_bias else None
+        return bn_kernels.forward(x, self.mean, self.invstd, w, b)
+
+    def backward(self, gy):
+        if grad_mode.state.enabled:
+            return self._backward_graph(gy)
+        x = self.inputs[0]
+        w = self.inputs[1] if self.has_weight else None
+        g = gy._data
+        grads = [Tensor(bn_kernels.backward_eval(g, self.invstd, w._data if w is not None
+                                                 else None)) if x.requires_grad else None]
+        sum_gy = sum_gy_xhat = None
+        if w is not None and w.requires_grad or self.has_bias and self.inputs[-1].requires_grad:
+            sum_gy, sum_gy_xhat = bn_kernels.backward_sums(x._data, g, self.mean, self.invstd)
+        if w is not None:
+            grads.append(Tensor(sum_gy_xhat.reshape(w.shape)) if w.requires_grad else None)
+        if self.has_bias:
+            b = self.inputs[-1]
+            grads.append(Tensor(sum_gy.reshape(b.shape)) if b.requires_grad else None)
+        return tuple(grads)
+
+    def _backward_graph(self, gy):
+        """The same gradient as differentiable ops (for create_graph=True)."""
+        x = self.inputs[0]
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        invstd = Tensor(self.invstd.reshape(shape))
+        w = self.inputs[1] if self.has_weight else None
+        grads = [gy * (invstd * w if w is not None else invstd)]
+        if w is not None:
+            xhat = (x - Tensor(self.mean.reshape(shape))) * invstd
+            grads.append(gy * xhat if w.requires_grad else None)
+        if self.has_bias:
+            grads.append(gy if self.inputs[-1].requires_grad else None)
+        return tuple(grads)
+
+
+def _eval_kernels(input, mean, var, weight, bias, eps):
+    """_affine_eval on the batch-norm kernels, or None where they do not apply."""
+    xp = get_array_module(input._data)
+    arrays = [t._data for t in (mean, var, weight, bias) if t is not None]
+    if mean.requires_grad or var.requires_grad or \
+            not bn_kernels.applies(xp, input._data, *arrays):
+        return None
+    c, nd = input.shape[1], input.ndim
+    m = xp.array(mean._data.reshape(-1))
+    invstd = 1.0 / xp.sqrt(var._data.reshape(-1) + eps)
+    params = [reshape(p, (c,) + (1,) * (nd - 2)) for p in (weight, bias) if p is not None]
+    fn = BatchNormEval(m, invstd.astype(m.dtype, copy=False), weight is not None,
+                       bias is not None)
+    return fn(input, *params)
+
+
 def _affine_eval(input, mean, var, weight, bias, eps):
     """(x - mean) / sqrt(var + eps) * w + b with fixed statistics, as one scale and shift."""
+    y = _eval_kernels(input, mean, var, weight, bias, eps)
+    if y is not None:
+        return y
     c, nd = input.shape[1], input.ndim
     scale = rsqrt(reshape(var, (c,)) + eps)
     if weight is not None:

@@ -18,10 +18,15 @@ Gate layouts are torch's: LSTM rows (i, f, g, o), GRU rows (r, z, n) with
 ``mask`` (bool array (T, B), True at valid steps) makes variable-length batches exact: at a
 masked step the state is carried unchanged and the output is zero, so padded steps affect
 neither outputs nor gradients (padded inputs get zero gradient).
+
+On the kernel path (``use_kernels``: CuPy, or NumPy under ``kernels.emulate()``) LSTM and GRU
+steps keep their GEMMs but do all of a step's gate math, forward or backward, in one kernel
+(``backend/kernels/rnn_cell_ops.py``).
 """
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..backend.kernels import rnn_cell_ops as cell_kernels
 from ..tensor import Tensor
 from .activation import relu, sigmoid, tanh
 from .arith import where
@@ -137,8 +142,10 @@ class RecurrentSequence(Function):
         xw = xp.matmul(x.reshape(T * B, n_in), w.T).reshape(T, B, -1)
         if bias is not None:
             xw += bias
+        self.on_kernels = self.mode in ("LSTM", "GRU") and cell_kernels.applies(
+            xp, x, *(a for a in (h0, c0, w_ih, w_hh, b_ih, b_hh) if a is not None))
         m = None
-        if self.mask is not None:
+        if self.mask is not None and not self.on_kernels:
             m = self.mask[:, :, None]
             self.mf = m.astype(x.dtype)
         run = {"LSTM": self._lstm_forward, "GRU": self._gru_forward}.get(self.mode,
@@ -246,6 +253,8 @@ class RecurrentSequence(Function):
 
     # -- LSTM ------------------------------------------------------------------------------
     def _lstm_forward(self, xp, xw, h0, c0, w_hh, b_hh, m, scale):
+        if self.on_kernels:
+            return self._lstm_forward_kernels(xw, h0, c0, w_hh, scale)
         T, B, G = xw.shape
         H = G // 4
         dtype = xw.dtype
@@ -280,7 +289,18 @@ class RecurrentSequence(Function):
         self.acts = acts
         return y, h.copy(), c
 
+    def _lstm_forward_kernels(self, xw, h0, c0, w_hh, scale):
+        w_t = (w_hh * scale[:, None]).T
+        y, self.hprev, self.cprev, self.tc, h, c = cell_kernels.lstm_forward(
+            xw, h0, c0, w_t, self._order(xw.shape[0]), self.mask)
+        self.acts = xw
+        return y, h, c
+
     def _lstm_backward(self, xp, dy, dh, dc, w_hh):
+        if self.on_kernels:
+            dG, dh, dc = cell_kernels.lstm_backward(dy, dh, dc, self.acts, self.tc, self.cprev,
+                                                    w_hh, self._order(dy.shape[0]), self.mask)
+            return dG, (dh, dc)
         T, B, H = dy.shape
         acts, tc, cprev = self.acts, self.tc, self.cprev
         # activation derivatives for all steps at once: s(1 - s), and 1 - g^2 for the g gate
@@ -315,6 +335,8 @@ class RecurrentSequence(Function):
 
     # -- GRU -------------------------------------------------------------------------------
     def _gru_forward(self, xp, xw, h0, c0, w_hh, b_hh, m, scale):
+        if self.on_kernels:
+            return self._gru_forward_kernels(xw, h0, w_hh, b_hh, scale)
         T, B, G = xw.shape
         H = G // 3
         dtype = xw.dtype
@@ -353,7 +375,19 @@ class RecurrentSequence(Function):
         self.acts = acts
         return y, h.copy()
 
+    def _gru_forward_kernels(self, xw, h0, w_hh, b_hh, scale):
+        H = xw.shape[2] // 3
+        w_t = (w_hh * scale[:, None]).T
+        b_hn = b_hh[2 * H:] if b_hh is not None else None
+        y, self.hprev, self.hwn, h = cell_kernels.gru_forward(
+            xw, h0, w_t, b_hn, self._order(xw.shape[0]), self.mask)
+        self.acts = xw
+        return y, h
+
     def _gru_backward(self, xp, dy, dh, w_hh):
+        if self.on_kernels:
+            return cell_kernels.gru_backward(dy, dh, self.acts, self.hprev, self.hwn, w_hh,
+                                             self._order(dy.shape[0]), self.mask)
         T, B, H = dy.shape
         acts, hprev, hwn = self.acts, self.hprev, self.hwn
         r, z, n = acts[:, :, :H], acts[:, :, H:2 * H], acts[:, :, 2 * H:]
