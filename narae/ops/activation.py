@@ -4,11 +4,19 @@ Each backward is expressed with differentiable ops (higher-order gradients work)
 elementwise ones (relu, leaky_relu, elu/selu/celu, gelu, silu, softplus) are one fused node
 with a fused gradient node; piecewise-linear ones share ``PiecewiseLinearGrad``; the rare
 ones are compositions.
+
+On the GPU (and under ``kernels.emulate()``) the fused nodes run hand-written kernels
+(``backend/kernels/activation.cu``, ``softmax_ce.cu``): one launch per forward or gradient
+instead of a chain of elementwise array passes. The gradient nodes keep their structure, so
+double backward is the same on both paths.
 """
 import math
 
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..backend.kernels import activation_ops as _fused
+from ..backend.kernels import softmax_ce_ops as _rows
 from ..tensor import Tensor, register_methods
 from .arith import _erf_array, clamp, exp, where
 from .reduce import amax
@@ -25,6 +33,8 @@ class ReLU(Function):
     uses_outputs = True
 
     def forward(self, x):
+        if _fused.usable(x):
+            return _fused.forward("relu", x)
         return get_array_module(x).maximum(x, 0)
 
     def backward(self, gy):
@@ -36,6 +46,8 @@ class ReLUGrad(Function):
     uses_inputs = False
 
     def forward(self, y, gy):
+        if _fused.usable(y, gy):
+            return _fused.backward("relu", y, gy)
         self.mask = y > 0
         return gy * self.mask
 
@@ -48,6 +60,8 @@ class Sigmoid(Function):
     uses_outputs = True
 
     def forward(self, x):
+        if _fused.usable(x):
+            return _fused.forward("sigmoid", x)
         xp = get_array_module(x)
         # 0.5 * (1 + tanh(x/2)) is sigmoid without exp overflow for large |x|
         y = xp.tanh(x * 0.5)
@@ -63,6 +77,8 @@ class SigmoidGrad(Function):
     """gy * y * (1 - y) in one node; differentiable in y and gy for double backward."""
 
     def forward(self, y, gy):
+        if _fused.usable(y, gy):
+            return _fused.backward("sigmoid", y, gy)
         return gy * y * (1 - y)
 
     def backward(self, g):
@@ -75,6 +91,8 @@ class Tanh(Function):
     uses_outputs = True
 
     def forward(self, x):
+        if _fused.usable(x):
+            return _fused.forward("tanh", x)
         return get_array_module(x).tanh(x)
 
     def backward(self, gy):
@@ -85,6 +103,8 @@ class TanhGrad(Function):
     """gy * (1 - y^2) in one node; differentiable in y and gy for double backward."""
 
     def forward(self, y, gy):
+        if _fused.usable(y, gy):
+            return _fused.backward("tanh", y, gy)
         return gy * (1 - y * y)
 
     def backward(self, g):
@@ -100,6 +120,8 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        if _rows.rowwise_usable(x, self.axis):
+            return _rows.softmax(x, self.axis)
         xp = get_array_module(x)
         y = x - x.max(axis=self.axis, keepdims=True)
         xp.exp(y, out=y)
@@ -107,6 +129,9 @@ class Softmax(Function):
         return y
 
     def backward(self, gy):
+        fused = _fused_row_grad(self, gy, log=False)
+        if fused is not None:
+            return fused
         y = self.output()
         # d softmax: y * (gy - <gy, y>) along the axis
         return y * (gy - (gy * y).sum(self.axis, keepdim=True))
@@ -120,6 +145,8 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        if _rows.rowwise_usable(x, self.axis):
+            return _rows.softmax(x, self.axis, log=True)
         xp = get_array_module(x)
         shifted = x - x.max(axis=self.axis, keepdims=True)
         lse = xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
@@ -127,8 +154,20 @@ class LogSoftmax(Function):
         return shifted
 
     def backward(self, gy):
+        fused = _fused_row_grad(self, gy, log=True)
+        if fused is not None:
+            return fused
         y = self.output()
         return gy - y.exp() * gy.sum(self.axis, keepdim=True)
+
+
+def _fused_row_grad(fn, gy, log):
+    """(log_)softmax's input gradient by one kernel, or None for the differentiable ops
+    (recording a graph for double backward, or no kernel path)."""
+    y = fn._out_arrays[0]
+    if grad_mode.state.enabled or not _rows.rowwise_usable(y, fn.axis, gy._data):
+        return None
+    return Tensor(_rows.softmax_backward(y, gy._data, fn.axis, log))
 
 
 def _softmax_dim(input, dim, name):
@@ -181,6 +220,8 @@ class PiecewiseLinearGrad(Function):
         self.factor = factor
 
     def forward(self, gy):
+        if type(self.factor) is _fused.MaskedSlope:
+            return self.factor.scale(gy)
         return gy * self.factor
 
     def backward(self, gg):
@@ -204,6 +245,8 @@ class PiecewiseLinear(Function):
 
 def _leaky(slope):
     def fn(xp, x):
+        if _fused.usable(x):
+            return _fused.piecewise("leaky_relu", x, (slope,), 1.0, slope)
         pos = x > 0
         return xp.where(pos, x, x * x.dtype.type(slope)), xp.where(pos, 1, slope).astype(x.dtype)
     return fn
@@ -211,11 +254,15 @@ def _leaky(slope):
 
 def _hardtanh(lo, hi):
     def fn(xp, x):  # torch passes the gradient strictly inside (lo, hi)
+        if _fused.usable(x):
+            return _fused.piecewise("hardtanh", x, (lo, hi), 1.0, 0.0)
         return xp.clip(x, lo, hi), (x > lo) & (x < hi)
     return fn
 
 
 def _hardsigmoid(xp, x):
+    if _fused.usable(x):
+        return _fused.piecewise("hardsigmoid", x, (), 1.0 / 6.0, 0.0)
     y = xp.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
     return y, (((x > -3) & (x < 3)) / 6.0).astype(x.dtype)
 
@@ -253,6 +300,8 @@ class ELU(Function):
 
     def forward(self, x):
         alpha, scale, s_in = self.params
+        if _fused.usable(x):
+            return _fused.forward("elu", x, alpha, scale, s_in)
         xp = get_array_module(x)
         neg = xp.expm1(xp.minimum(x, 0) * x.dtype.type(s_in)) * x.dtype.type(alpha)
         return (xp.where(x > 0, x, neg) * x.dtype.type(scale)).astype(x.dtype, copy=False)
@@ -267,6 +316,8 @@ class ELUGrad(Function):
 
     def forward(self, x, gy):
         alpha, scale, s_in = self.params
+        if _fused.usable(x, gy):
+            return _fused.backward("elu", x, gy, scale, s_in, scale * alpha * s_in)
         xp = get_array_module(x)
         dt = x.dtype.type
         slope = xp.exp(xp.minimum(x, 0) * dt(s_in)) * dt(scale * alpha * s_in)
@@ -287,6 +338,10 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_C = 0.044715
 
 
+def _gelu_kernel(approximate):
+    return "gelu_tanh" if approximate == "tanh" else "gelu"
+
+
 class GELU(Function):
     """x * Phi(x) (erf), or its tanh approximation when ``approximate == 'tanh'``."""
 
@@ -294,6 +349,8 @@ class GELU(Function):
         self.approximate = approximate
 
     def forward(self, x):
+        if _fused.usable(x):
+            return _fused.forward(_gelu_kernel(self.approximate), x)
         xp = get_array_module(x)
         dt = x.dtype.type
         if self.approximate == "tanh":
@@ -312,6 +369,8 @@ class GELUGrad(Function):
         self.approximate = approximate
 
     def forward(self, x, gy):
+        if _fused.usable(x, gy):
+            return _fused.backward(_gelu_kernel(self.approximate), x, gy)
         xp = get_array_module(x)
         dt = x.dtype.type
         if self.approximate == "tanh":
@@ -342,6 +401,8 @@ class SiLU(Function):
     """x * sigmoid(x)."""
 
     def forward(self, x):
+        if _fused.usable(x):
+            return _fused.forward("silu", x)
         return x * _sigmoid_array(get_array_module(x), x)
 
     def backward(self, gy):
@@ -350,6 +411,8 @@ class SiLU(Function):
 
 class SiLUGrad(Function):
     def forward(self, x, gy):
+        if _fused.usable(x, gy):
+            return _fused.backward("silu", x, gy)
         s = _sigmoid_array(get_array_module(x), x)
         return gy * s * (1 + x * (1 - s))
 
@@ -370,6 +433,8 @@ class Softplus(Function):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x):
+        if _fused.usable(x):
+            return _fused.forward("softplus", x, self.beta, self.threshold)
         xp = get_array_module(x)
         dt = x.dtype.type
         bx = x * dt(self.beta)
@@ -387,6 +452,8 @@ class SoftplusGrad(Function):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x, gy):
+        if _fused.usable(x, gy):
+            return _fused.backward("softplus", x, gy, self.beta, self.threshold)
         xp = get_array_module(x)
         bx = x * x.dtype.type(self.beta)
         return gy * xp.where(bx > self.threshold, 1, _sigmoid_array(xp, bx)).astype(x.dtype)
@@ -405,6 +472,8 @@ class Hardswish(Function):
     """x * relu6(x + 3) / 6."""
 
     def forward(self, x):
+        if _fused.usable(x):
+            return _fused.forward("hardswish", x)
         xp = get_array_module(x)
         return (x * xp.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
 
@@ -416,6 +485,8 @@ class HardswishGrad(Function):
     """torch's slopes: 0 up to -3 (included), x / 3 + 0.5 inside, 1 from 3 on."""
 
     def forward(self, x, gy):
+        if _fused.usable(x, gy):
+            return _fused.backward("hardswish", x, gy)
         xp = get_array_module(x)
         d = xp.where(x <= -3, 0, xp.where(x < 3, x / 3 + 0.5, 1)).astype(x.dtype, copy=False)
         return gy * d

@@ -5,6 +5,10 @@ distribution, with the gradient softmax * sum(q) - q); every target form (class 
 weights / ignore_index / label smoothing, or class probabilities) is turned into that
 distribution ``q``. The other losses are short compositions of differentiable narae ops, so
 their gradients of gradients come for free.
+
+On the GPU (and under ``kernels.emulate()``) class-index cross entropy skips building q:
+``IndexCrossEntropy`` runs one kernel for the per-row losses and one for the gradient
+(``backend/kernels/softmax_ce.cu``).
 """
 import math
 import warnings
@@ -14,6 +18,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
+from ..backend.kernels import softmax_ce_ops as _rows
 from ..tensor import Tensor
 from .activation import softmax, log_softmax, sigmoid, relu
 from .arith import where, log, exp, clamp, abs as _abs, minimum
@@ -91,8 +96,7 @@ class SoftmaxCrossEntropy(Function):
         ax = self.axis
         if grad_mode.state.enabled:
             g = reshape(gl, x.shape[:ax] + (1,) + x.shape[ax + 1:])
-            gx = softmax(x, ax) * (g * q.sum(ax, keepdim=True)) - g * q \
-                if x.requires_grad else None
+            gx = _softmax_ce_grad(x, q, g, ax) if x.requires_grad else None
             gq = -g * log_softmax(x, ax) if q.requires_grad else None
             return gx, gq
         xp = get_array_module(self.logp)
@@ -107,6 +111,40 @@ class SoftmaxCrossEntropy(Function):
         if q.requires_grad:
             gq = Tensor(-g * self.logp)
         return gx, gq
+
+
+def _softmax_ce_grad(x, q, g, ax):
+    """d/dx of g * cross_entropy(x, q) with narae ops (differentiable: double backward)."""
+    return softmax(x, ax) * (g * q.sum(ax, keepdim=True)) - g * q
+
+
+class IndexCrossEntropy(Function):
+    """Per-element cross entropy of logits against class indices, fused (the kernel path).
+
+    The same loss as ``SoftmaxCrossEntropy`` with the q of ``_index_target_distribution``,
+    but q is never built: the kernels read target and weight directly. Under create_graph
+    the gradient is built from narae ops on q instead (double backward).
+    """
+
+    def __init__(self, axis, target, weight, ignore_index, smoothing):
+        self.target, self.weight = target, weight
+        self.ignore_index, self.smoothing = ignore_index, smoothing
+        self.rows = _rows.CrossEntropyRows(axis, target._data,
+                                           None if weight is None else weight._data,
+                                           ignore_index, smoothing)
+
+    def forward(self, x):
+        return self.rows.forward(x)
+
+    def backward(self, gl):
+        x = self.inputs[0]
+        ax = self.rows.axis
+        if grad_mode.state.enabled:
+            q, _ = _index_target_distribution(x, self.target, ax, self.weight,
+                                              self.ignore_index, self.smoothing)
+            g = reshape(gl, x.shape[:ax] + (1,) + x.shape[ax + 1:])
+            return _softmax_ce_grad(x, Tensor(q), g, ax)
+        return Tensor(self.rows.backward(x._data, gl._data))
 
 
 def _class_axis(input, what):
@@ -205,6 +243,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             q = q * reshape(weight, (c,) + (1,) * (input.ndim - axis - 1))
         return _reduce(SoftmaxCrossEntropy(axis)(input, q), reduction)
     _check_index_target(input, target, axis, "cross_entropy", ignore_index)
+    if _rows.rowwise_usable(input._data, axis):
+        fused = IndexCrossEntropy(axis, target, weight, ignore_index, label_smoothing)
+        loss = fused(input)
+        denom = fused.rows.row_weight.sum() if reduction == "mean" else None
+        return _reduce_weighted(loss, reduction, denom)
     q, denom = _index_target_distribution(input, target, axis, weight, ignore_index,
                                           label_smoothing)
     loss = SoftmaxCrossEntropy(axis)(input, Tensor(q))
