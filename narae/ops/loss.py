@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
-from ..backend import get_array_module
+from ..backend import capture, get_array_module
 from ..backend.kernels import softmax_ce_ops as _rows
 from ..tensor import Tensor
 from .activation import softmax, log_softmax, sigmoid, relu
@@ -176,8 +176,10 @@ def _check_index_target(input, target, axis, what, ignore_index):
         raise ShapeError(f"{what}: target of shape {tuple(target.shape)} does not match input of "
                          f"shape {tuple(input.shape)} (expected a target of shape {expected})")
     t = target._data
+    if not t.size or not capture.can_read_back():
+        return
     bad = ((t < 0) | (t >= c)) & (t != ignore_index)
-    if t.size and bool(bad.any()):
+    if bool(bad.any()):
         value = int(t[bad].ravel()[0])
         raise IndexError(f"{what}: target class {value} is out of range for {c} classes "
                          f"(expected 0..{c - 1}, or ignore_index={ignore_index})")
