@@ -15,12 +15,15 @@ the copy and the GEMM; a whole-batch column matrix is kh*kw times the input and 
 Stride-1, undilated, ungrouped convs with many channels (the rule is ``_use_fft``) run the
 same three kernels by FFT instead: whole planes are transformed, channels are mixed by one
 complex matmul per frequency, and the padding becomes a phase (see "FFT path" below).
+On the GPU (``kernels.use_kernels``) the three kernels are NCHW instead: an im2col kernel,
+one cuBLAS GEMM per batch chunk, and a gather-form col2im kernel (see "Kernel path" below).
 Three Functions wrap them (``_Conv``, ``_ConvTranspose``, ``_ConvWeight``) and their backward
 passes are again these Functions, so gradients of any order work, on either path.
 1-D convolutions are 2-D ones with a height of 1.
 """
 from ..autograd.function import Function, ShapeError
-from ..backend import get_array_module
+from ..backend import get_array_module, kernels
+from ..backend.kernels import im2col_ops
 from .shape import reshape, sum_to
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -110,6 +113,8 @@ def _conv_fwd(x, w, geom, out_hw=None, b=None):
     O, Cg, kh, kw = w.shape
     g = geom.groups
     Ho, Wo = out_hw or geom.out_size(H, W, kh, kw)
+    if _kernel_path(xp, x.dtype):
+        return _kernel_conv_fwd(xp, x, w, geom, Ho, Wo, b)
     if _use_fft(xp, C, O, kh, kw, geom):
         return _fft_fwd(x, w, geom, Ho, Wo, b)
     xpad = _padded_nhwc(xp, x, geom)
@@ -137,6 +142,8 @@ def _conv_bwd_input(gy, w, geom, H, W, keep=None):
     N, O, Ho, Wo = gy.shape
     _, Cg, kh, kw = w.shape
     g = geom.groups
+    if _kernel_path(xp, gy.dtype):
+        return _kernel_conv_bwd_input(xp, gy, w, geom, H, W)
     if _use_fft(xp, Cg, O, kh, kw, geom):
         return _fft_bwd_input(gy, w, geom, H, W, keep)
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.pad, geom.dilation
@@ -170,6 +177,8 @@ def _conv_bwd_weight(x, gy, geom, kh, kw, cache=None):
     C = x.shape[1]
     g = geom.groups
     Cg = C // g
+    if _kernel_path(xp, x.dtype):
+        return _kernel_conv_bwd_weight(xp, x, gy, geom, kh, kw)
     if _use_fft(xp, Cg, O, kh, kw, geom):
         return _fft_bwd_weight(x, gy, geom, kh, kw, cache)
     xpad = _padded_nhwc(xp, x, geom)
@@ -187,6 +196,104 @@ def _conv_bwd_weight(x, gy, geom, kh, kw, cache=None):
         else:
             gw += part
     return xp.ascontiguousarray(gw.reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2))
+
+
+# --- Kernel path (GPU, or the CPU emulator in tests) ----------------------------------------
+# NCHW throughout. The column matrix is (C*kh*kw, n*Ho*Wo), rows in the order of the torch
+# weight's flattened (Cg, kh, kw), so each group's rows are one contiguous block and
+#     forward         y_g  = W_g (O/g, K) @ col_g (K, n*Ho*Wo)          im2col + GEMM
+#     input grad      col_g = W_g^T @ gy_g, then col2im (gather)       GEMM + col2im
+#     weight grad     gw_g = gy_g (O/g, n*Ho*Wo) @ col_g^T             im2col + GEMM
+# with gy_g the output gradient channels-first, (O, n*Ho*Wo): one cheap transpose copy per
+# chunk buys a single large GEMM instead of n small ones. Groups are a batched matmul.
+# The batch is walked in chunks whose column matrix stays under _KERNEL_COL_BYTES.
+_KERNEL_COL_BYTES = 1 << 28
+
+
+def _kernel_path(xp, dtype):
+    """Take the kernel path? Only for the float types the kernels are compiled for."""
+    return dtype.char in "fd" and kernels.use_kernels(xp)
+
+
+def _kernel_blocks(N, bytes_per_image):
+    """Batch chunks whose column matrix stays under the memory cap."""
+    n = max(1, _KERNEL_COL_BYTES // max(1, bytes_per_image))
+    return [slice(i, min(i + n, N)) for i in range(0, N, n)]
+
+
+def _kernel_geom(geom, kh, kw, Ho, Wo):
+    """The geometry keywords of im2col_ops (bottom/right padding follows from Ho, Wo)."""
+    return dict(kernel=(kh, kw), stride=geom.stride, pad=(geom.pad[0], geom.pad[2]),
+                dilation=geom.dilation, out_hw=(Ho, Wo))
+
+
+def _gemm(xp, a, b):
+    """Batched a @ b over groups; a plain 2-D GEMM when there is one group."""
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.matmul(a, b)
+
+
+def _channels_first(xp, a, g):
+    """NCHW (n, O, Ho, Wo) -> contiguous (g, O/g, n*Ho*Wo): the GEMM operand of a gradient."""
+    O = a.shape[1]
+    return xp.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(g, O // g, -1)
+
+
+def _kernel_conv_fwd(xp, x, w, geom, Ho, Wo, b=None):
+    """conv(x, w) (+ b): NCHW, returned as the (N, Ho, Wo, O) view the callers expect."""
+    x = xp.ascontiguousarray(x)
+    N, C = x.shape[:2]
+    O, Cg, kh, kw = w.shape
+    g = geom.groups
+    wm = w.reshape(g, O // g, Cg * kh * kw)
+    y = xp.empty((N, O, Ho, Wo), x.dtype)
+    for blk in _kernel_blocks(N, C * kh * kw * Ho * Wo * x.itemsize):
+        n = blk.stop - blk.start
+        col = im2col_ops.im2col(x[blk], **_kernel_geom(geom, kh, kw, Ho, Wo))
+        out = _gemm(xp, wm, col.reshape(g, -1, n * Ho * Wo))  # (g, O/g, n*Ho*Wo)
+        out = out.reshape(O, n, Ho * Wo).transpose(1, 0, 2)
+        dst = y[blk].reshape(n, O, Ho * Wo)
+        if b is None:
+            dst[...] = out
+        else:
+            xp.add(out, b[:, None], out=dst)
+    return y.transpose(0, 2, 3, 1)
+
+
+def _kernel_conv_bwd_input(xp, gy, w, geom, H, W):
+    """conv^T(gy, w) (conv's input gradient, conv_transpose): NCHW as an (N, H, W, C) view."""
+    N, O, Ho, Wo = gy.shape
+    _, Cg, kh, kw = w.shape
+    g = geom.groups
+    wt = w.reshape(g, O // g, Cg * kh * kw).transpose(0, 2, 1)  # (g, K, O/g)
+    gx = xp.empty((N, g * Cg, H, W), gy.dtype)
+    for blk in _kernel_blocks(N, g * Cg * kh * kw * Ho * Wo * gy.itemsize):
+        col = _gemm(xp, wt, _channels_first(xp, gy[blk], g))  # (g, K, n*Ho*Wo)
+        im2col_ops.col2im(col, gx[blk].shape, out=gx[blk],
+                          **_kernel_geom(geom, kh, kw, Ho, Wo))
+    return gx.transpose(0, 2, 3, 1)
+
+
+def _kernel_conv_bwd_weight(xp, x, gy, geom, kh, kw):
+    """conv_w(x, gy): the weight gradient (O, Cg, kh, kw), summed over batch chunks."""
+    x = xp.ascontiguousarray(x)
+    N, C = x.shape[:2]
+    _, O, Ho, Wo = gy.shape
+    g = geom.groups
+    gw = None
+    for blk in _kernel_blocks(N, C * kh * kw * Ho * Wo * x.itemsize):
+        n = blk.stop - blk.start
+        col = im2col_ops.im2col(x[blk], **_kernel_geom(geom, kh, kw, Ho, Wo))
+        col = col.reshape(g, -1, n * Ho * Wo).transpose(0, 2, 1)  # (g, n*Ho*Wo, K)
+        part = _gemm(xp, _channels_first(xp, gy[blk], g), col)   # (g, O/g, K)
+        if gw is None:
+            gw = part
+        else:
+            gw += part
+    if gw is None:  # an empty batch
+        return xp.zeros((O, C // g, kh, kw), x.dtype)
+    return gw.reshape(O, C // g, kh, kw)
 
 
 # --- FFT path ---------------------------------------------------------------------------

@@ -10,11 +10,17 @@ in scan order wins). Its backward writes the gradient back through that offset, 
 scatter is a Function whose backward is the matching gather (and the other way round), so
 double backward works. Average pooling is linear: its backward is its adjoint and vice versa.
 1-D pools are 2-D ones with a height of 1.
+
+On the GPU (``kernels.use_kernels``) max and average pooling run as NCHW kernels inside the
+same Functions (``pool_ops``): one thread per output forward, one per input element backward,
+gathering from the windows that cover it. Max pooling's argmax is then kept as torch's flat
+index, and the Functions built from it stay on the kernels whatever the mode later.
 """
 import math
 
 from ..autograd.function import Function, ShapeError
-from ..backend import get_array_module
+from ..backend import get_array_module, kernels
+from ..backend.kernels import pool_ops
 from .shape import reshape
 from .resize import _Resample
 
@@ -56,21 +62,37 @@ class _PoolGeom:
         out[:, pt:pt + H, pl:pl + W] = xn
         return out
 
+    def kernel_args(self):
+        """The geometry keywords of pool_ops (ceil_mode's extra reach follows from sizes)."""
+        return dict(kernel=self.kernel, stride=self.stride, pad=(self.pad[0], self.pad[2]),
+                    dilation=self.dilation)
+
     def crop(self, xpad):
         """Padded NHWC -> the input region, as an NCHW view."""
         (H, W), (pt, _, pl, _) = self.in_hw, self.pad
         return xpad[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2)
 
 
+def _kernel_path(xp, dtype):
+    """Take the kernel path? Only for the float types the kernels are compiled for."""
+    return dtype.char in "fd" and kernels.use_kernels(xp)
+
+
 # --- max pooling -------------------------------------------------------------------------
 class _MaxPool(Function):
     uses_inputs = False
+    flat = False  # is self.idx torch's flat argmax (kernel path) or a window offset (NHWC)?
 
     def __init__(self, geom):
         self.geom = geom
 
     def forward(self, x):
         xp = get_array_module(x)
+        if _kernel_path(xp, x.dtype):
+            g = self.geom
+            y, self.idx = pool_ops.max_pool(x, out_hw=g.out_hw, **g.kernel_args())
+            self.flat = True
+            return y
         xpad = self.geom.padded(xp, x, -xp.inf)
         slices = self.geom.slices()
         best = xpad[:, slices[0][0], slices[0][1]].copy()
@@ -86,6 +108,8 @@ class _MaxPool(Function):
 
     def indices(self):
         """torch's indices: the flat position h * W + w of each maximum in its input plane."""
+        if self.flat:
+            return self.idx.copy()
         xp = get_array_module(self.idx)
         g = self.geom
         (_, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
@@ -96,19 +120,21 @@ class _MaxPool(Function):
         return (h * W + w).transpose(0, 3, 1, 2)
 
     def backward(self, gy):
-        return _MaxPoolScatter(self.geom, self.idx)(gy)
+        return _MaxPoolScatter(self.geom, self.idx, self.flat)(gy)
 
 
 class _MaxPoolScatter(Function):
     """Max pool's backward: each output's gradient goes to its argmax input."""
     uses_inputs = False
 
-    def __init__(self, geom, idx):
-        self.geom, self.idx = geom, idx
+    def __init__(self, geom, idx, flat=False):
+        self.geom, self.idx, self.flat = geom, idx, flat
 
     def forward(self, gy):
-        xp = get_array_module(gy)
         g = self.geom
+        if self.flat:
+            return pool_ops.max_pool_backward(gy, self.idx, g.in_hw, **g.kernel_args())
+        xp = get_array_module(gy)
         gyn = gy.transpose(0, 2, 3, 1)
         N, _, _, C = gyn.shape
         H, W = g.in_hw
@@ -122,17 +148,19 @@ class _MaxPoolScatter(Function):
         return g.crop(gx)
 
     def backward(self, ggx):
-        return _MaxPoolGather(self.geom, self.idx)(ggx)
+        return _MaxPoolGather(self.geom, self.idx, self.flat)(ggx)
 
 
 class _MaxPoolGather(Function):
     """Read each output's argmax input (the adjoint of _MaxPoolScatter)."""
     uses_inputs = False
 
-    def __init__(self, geom, idx):
-        self.geom, self.idx = geom, idx
+    def __init__(self, geom, idx, flat=False):
+        self.geom, self.idx, self.flat = geom, idx, flat
 
     def forward(self, x):
+        if self.flat:
+            return pool_ops.max_pool_gather(x, self.idx)
         xp = get_array_module(x)
         xpad = self.geom.padded(xp, x, 0)
         out = xp.zeros(self.idx.shape, x.dtype)
@@ -141,7 +169,7 @@ class _MaxPoolGather(Function):
         return out.transpose(0, 3, 1, 2)
 
     def backward(self, gy):
-        return _MaxPoolScatter(self.geom, self.idx)(gy)
+        return _MaxPoolScatter(self.geom, self.idx, self.flat)(gy)
 
 
 # --- average pooling -----------------------------------------------------------------------
@@ -154,6 +182,9 @@ class _AvgPool(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        g = self.geom
+        if _kernel_path(xp, x.dtype):
+            return pool_ops.avg_pool(x, self.inv_div, out_hw=g.out_hw, **g.kernel_args())
         xpad = self.geom.padded(xp, x, 0)
         acc = None
         for sh, sw in self.geom.slices():
@@ -178,6 +209,8 @@ class _AvgPoolT(Function):
     def forward(self, gy):
         xp = get_array_module(gy)
         g = self.geom
+        if _kernel_path(xp, gy.dtype):
+            return pool_ops.avg_pool_backward(gy, self.inv_div, g.in_hw, **g.kernel_args())
         gs = gy.transpose(0, 2, 3, 1) * self.inv_div
         H, W = g.in_hw
         pt, pb, pl, pr = g.pad
