@@ -6,6 +6,7 @@ RNNs are fine). Each node's output gradients are summed before its ``backward`` 
 import heapq
 
 from . import grad_mode
+from . import function as _function
 from ..backend import get_array_module
 from .sparse import SparseGrad
 
@@ -122,6 +123,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     needed = _nodes_leading_to(roots, capture) if capture is not None else None
     prev_mode = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
+    prev_autocast = _function._autocast_hook
+    _function._autocast_hook = None  # backward runs in the forward's dtypes, as in torch
     try:
         todo = list(zip(roots, root_grads))
         while True:
@@ -185,6 +188,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             leaves.receive(t, acc.release(g))
     finally:
         grad_mode.state.enabled = prev_mode
+        _function._autocast_hook = prev_autocast
 
 
 def _nodes_leading_to(roots, capture):

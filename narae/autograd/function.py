@@ -19,6 +19,11 @@ class ShapeError(RuntimeError, ValueError):
 
 _ndarray = np.ndarray
 
+# Set by narae.amp while an autocast region is active (and cleared by the engine during
+# backward): ``hook(fn, inputs) -> inputs``. A module global keeps the cost when autocast is
+# off to one global lookup per op.
+_autocast_hook = None
+
 
 class Function:
     """Base class of every differentiable op.
@@ -31,9 +36,11 @@ class Function:
     Class attributes:
       uses_inputs  -- backward reads the inputs' values (enables the in-place check on them)
       uses_outputs -- backward reads the outputs (they are kept as arrays)
+      _autocast    -- the op's mixed-precision policy, set by narae.amp.policy (None: promote)
     """
     uses_inputs = True
     uses_outputs = False
+    _autocast = None
 
     # Set by __call__ when the node is recorded in a graph:
     inputs = ()
@@ -53,6 +60,8 @@ class Function:
 
     def __call__(self, *inputs):
         """Run forward on ``inputs`` (Tensors) and, when gradients are needed, record the node."""
+        if _autocast_hook is not None:  # inside narae.amp.autocast: cast inputs per policy
+            inputs = _autocast_hook(self, inputs)
         try:
             if len(inputs) == 1:
                 ys = self.forward(inputs[0]._data)

@@ -21,6 +21,7 @@ Three Functions wrap them (``_Conv``, ``_ConvTranspose``, ``_ConvWeight``) and t
 passes are again these Functions, so gradients of any order work, on either path.
 1-D convolutions are 2-D ones with a height of 1.
 """
+from ..autograd import function as _function
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module, kernels
 from ..backend.kernels import im2col_ops
@@ -571,7 +572,7 @@ def _check_common(name, nd, input, weight, bias):
     if weight.ndim != nd + 2:
         raise ShapeError(f"{name}: expected a {nd + 2}-D weight, but got weight of shape "
                          f"{tuple(weight.shape)}")
-    if input._data.dtype != weight._data.dtype:
+    if input._data.dtype != weight._data.dtype and _function._autocast_hook is None:  # autocast
         raise RuntimeError(f"{name}: input ({input.dtype}) and weight ({weight.dtype}) must have "
                            "the same dtype")
 

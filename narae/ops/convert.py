@@ -1,4 +1,6 @@
 """Conversions: dtype casts, device moves, clone. ``Tensor.to`` and its shorthands."""
+import numpy as np
+
 from .. import _dtype
 from ..autograd.function import Function
 from ..backend import as_device, to_device, device_of, get_array_module, Device
@@ -15,6 +17,9 @@ class Cast(Function):
 
     def forward(self, x):
         self.in_dtype = x.dtype
+        if np.dtype(self.np_dtype).itemsize < x.dtype.itemsize and isinstance(x, np.ndarray):
+            with np.errstate(over="ignore"):   # overflow to inf is the cast's meaning (torch
+                return x.astype(self.np_dtype)  # is silent; GradScaler detects the inf)
         return x.astype(self.np_dtype)
 
     def backward(self, gy):

@@ -1,4 +1,5 @@
 """Matrix products: matmul (batched, with the vector cases of torch.matmul), mm, bmm, ..."""
+from ..autograd import function as _function
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import register_methods
@@ -29,7 +30,7 @@ def _check(a, b, what):
     if ka != kb:
         raise RuntimeError(f"{what}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                            f"multiplied ({ka} != {kb})")
-    if a._data.dtype != b._data.dtype:
+    if a._data.dtype != b._data.dtype and _function._autocast_hook is None:  # autocast casts
         raise RuntimeError(f"{what}: expected both operands to have the same dtype, but got "
                            f"{a.dtype} and {b.dtype}")
 

@@ -24,6 +24,7 @@ steps keep their GEMMs but do all of a step's gate math, forward or backward, in
 (``backend/kernels/rnn_cell_ops.py``).
 """
 from ..autograd import grad_mode
+from ..autograd import function as _function
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..backend.kernels import rnn_cell_ops as cell_kernels
@@ -446,7 +447,7 @@ def _check(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
                                f"expected ({G * H},)")
     dt = x._data.dtype
     for t in (h0, c0, w_ih, w_hh, b_ih, b_hh):
-        if t is not None and t._data.dtype != dt:
+        if t is not None and t._data.dtype != dt and _function._autocast_hook is None:
             raise RuntimeError(f"recurrent_sequence: all tensors must share the input's dtype "
                                f"{x.dtype}, got {t.dtype}")
 
