@@ -25,6 +25,8 @@ from .ops.activation import (relu, sigmoid, tanh, softmax, log_softmax, prelu,  
 from .ops.index import *  # noqa: F401,F403
 from . import cuda
 from .graph_capture import compile
+from . import amp
+from .amp import autocast
 from .io import save, load
 
 from .autograd import engine as _engine
