@@ -292,7 +292,8 @@ def cmd_train(args):
     history = fit(model, train_data, loss=loss, optimizer=opt, epochs=args.epochs,
                   val_data=val_data, metrics=["accuracy"], callbacks=callbacks,
                   batch_size=args.batch_size, scheduler=scheduler, device=args.device,
-                  verbose=0 if args.quiet else args.verbose, grad_clip=args.grad_clip)
+                  verbose=0 if args.quiet else args.verbose, grad_clip=args.grad_clip,
+                  compile=args.compile, amp=args.amp)
     seconds = time.time() - start
     result = evaluate(model, spec.test, loss=loss, metrics=["accuracy", "f1"],
                       batch_size=256, device=args.device)
@@ -481,6 +482,10 @@ def build_parser():
                    help="random rotation/zoom of training images each epoch")
     t.add_argument("--grad-clip", type=float, default=None, help="max global gradient norm")
     t.add_argument("--device", default=None, help="cpu or cuda")
+    t.add_argument("--compile", action="store_true",
+                   help="run each training step through narae.compile (a CUDA graph on a GPU)")
+    t.add_argument("--amp", default=None, choices=("float16", "bfloat16"),
+                   help="mixed precision: autocast (and loss scaling for float16)")
     t.add_argument("--logdir", default=None,
                    help="TensorBoard log directory (default: <out>/tensorboard)")
     t.add_argument("--checkpoint", default=None,

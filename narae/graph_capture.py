@@ -22,8 +22,9 @@ Rules (what a graph can and cannot hold):
 - **No host synchronisation inside**: ``.item()``, ``.tolist()``, ``.numpy()``, printing a
   tensor, Python branches on tensor values. They raise during capture. Return tensors and
   read them after the call.
-- **No host-side random numbers inside** (dropout masks, ``randn``): a replay would reuse
-  the captured ones. Disable dropout or keep it out of the compiled function.
+- **Random numbers**: dropout masks are drawn on the device inside a graph (a seed fixed at
+  capture, a counter advanced on the device), so every replay gets fresh masks — not the
+  same masks as an eager run with the same seed. Other host-side draws (``randn``) raise.
 - **Python side effects run once, at capture** (appending to lists, counters, schedulers).
   The optimizer's learning rate is the exception: fused optimizers re-read it before every
   replay, so LR schedulers stepped outside the compiled function work.
@@ -115,8 +116,11 @@ class _Graph:
         self.stream = cp.cuda.Stream(non_blocking=True)
         # the capture stream starts after everything queued so far on the current stream
         self.stream.wait_event(cp.cuda.get_current_stream().record())
+        # the counter of in-graph random draws (dropout) starts before, and outside, the graph
+        self.rng_offset = cp.zeros(1, cp.int64)
         cap = capture.begin(getattr(fn, "__name__", type(fn).__name__))
         cap.device = "cuda"
+        cap.rng_offset = self.rng_offset
         graph = None
         try:
             with cp.cuda.using_allocator(self.pool.malloc), self.stream:

@@ -127,3 +127,12 @@ def test_missing_dataset_files_give_a_clear_error(tmp_path, capsys):
     assert main(["train", "--dataset", "cifar10", "--data-dir", str(tmp_path),
                  "--out", str(tmp_path / "run")]) == 1
     assert "CIFAR10" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--compile"], ["--amp", "float16"]])
+def test_train_with_compile_or_amp(tmp_path, capsys, flags):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "3", "--out", str(out), "--hidden", "32", "--quiet",
+                 "--no-tensorboard"] + flags) == 0
+    text = capsys.readouterr().out
+    assert float(text.split("test accuracy: ")[1].split()[0]) > 0.6

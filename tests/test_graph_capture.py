@@ -49,7 +49,6 @@ def test_compiled_step_equals_eager_step_on_cpu():
     (lambda x: x.tolist(), "Tensor.tolist()"),
     (lambda x: x.detach().numpy(), "Tensor.numpy()"),
     (lambda x: repr(x), "printing a tensor"),
-    (lambda x: F.dropout(x, 0.5, training=True), "a dropout mask"),
     (lambda x: x + nr.randn(3), "drawing random numbers"),
 ])
 def test_rules_are_checked_on_the_first_call(body, what):
@@ -107,3 +106,27 @@ def test_memory_stats_need_a_gpu():
         pytest.skip("a GPU is present")
     with pytest.raises(RuntimeError, match="need CuPy and a CUDA GPU|CUDA"):
         nr.cuda.max_memory_allocated()
+
+
+def test_dropout_is_allowed_and_masks_come_from_the_device_counter_in_a_capture():
+    """In a CUDA capture, dropout masks are drawn on the device (seed fixed at capture, counter
+    in device memory advanced by each draw): emulated here with NumPy arrays."""
+    from narae.backend import kernels
+    from narae.ops.dropout import keep_mask
+    compiled = nr.compile(lambda x: F.dropout(x, 0.5, training=True))
+    assert tuple(compiled(nr.ones(4, 5)).shape) == (4, 5)     # checked call: allowed
+    cap = capture.begin("emulated")
+    cap.rng_offset = np.zeros(1, np.int64)
+    try:
+        with kernels.emulate():
+            like = np.zeros(1, np.float32)
+            a = keep_mask((200, 100), 0.3, like)
+            b = keep_mask((200, 100), 0.3, like)
+    finally:
+        capture.end()
+    assert a.dtype == np.float32 and set(np.unique(a)) <= {0.0, 1.0}
+    assert abs(1 - a.mean() - 0.3) < 0.01 and abs(1 - b.mean() - 0.3) < 0.01
+    assert cap.rng_offset[0] == 2 * 200 * 100 and np.mean(a != b) > 0.3
+    # neighbouring elements are not correlated
+    flat = a.ravel()
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.02

@@ -19,6 +19,7 @@ class Capture:
     def __init__(self, name):
         self.name = name
         self.device = "cuda"    # "check": an eager CPU call held to the same rules
+        self.rng_offset = None  # device int64[1]: the counter of in-graph random draws
         self.keep_alive = []
         self.before_replay = []
         self._hooked = set()

@@ -7,7 +7,7 @@ device, so ``narae.manual_seed`` makes them reproducible on any device.
 import warnings
 
 from ..autograd.function import Function, ShapeError
-from ..backend import capture, get_array_module, to_device, device_of
+from ..backend import capture, get_array_module, kernels, to_device, device_of
 from ..random import default_generator
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -42,12 +42,30 @@ def _check_p(p):
 
 def keep_mask(shape, p, like):
     """A float mask of ``shape`` (1 with probability 1 - p, else 0) in ``like``'s dtype, drawn
-    from the default generator on the CPU and moved to ``like``'s device."""
-    capture.forbid("a dropout mask (drawn on the host)")
+    from the default generator on the CPU and moved to ``like``'s device.
+
+    Inside a CUDA-graph capture (``narae.compile``) the mask is drawn on the device instead,
+    from a seed taken from the default generator at capture and a device-side counter, so
+    every replay gets a fresh mask."""
+    cap = capture.active()
+    if cap is not None and cap.device == "cuda":
+        return _device_keep_mask(cap, shape, p, like)
     draws = default_generator.rng.random(shape, dtype="float32" if like.dtype.itemsize <= 4
                                          else "float64")
     mask = (draws >= p).astype(like.dtype)
     return to_device(mask, device_of(like))
+
+
+def _device_keep_mask(cap, shape, p, like):
+    xp = get_array_module(like)
+    if cap.rng_offset is None:
+        raise RuntimeError("narae.compile: no device random counter in this capture")
+    out = xp.empty(shape, like.dtype)
+    n = out.size
+    seed = int(default_generator.rng.integers(0, 2 ** 63))
+    kernels.launch_1d("random", "keep_mask", like.dtype, n, [out, n, seed, cap.rng_offset, p])
+    kernels.launch("random", "advance_offset", like.dtype, 1, 1, [cap.rng_offset, n])
+    return out
 
 
 def _apply(input, scale, shift, inplace):

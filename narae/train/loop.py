@@ -10,6 +10,7 @@
 One training step is the PyTorch idiom: ``zero_grad``, forward, loss, ``backward``, (clip),
 ``optimizer.step()``. Evaluation runs under ``no_grad`` with ``model.eval()``.
 """
+import contextlib
 import copy
 import inspect
 import sys
@@ -141,30 +142,72 @@ def _run_eval(model, batches, loss_fn, mset, cbs, device, prefix_logs=False):
     return logs
 
 
-def _make_train_step(model, optimizer, loss_fn, device, clip, after_backward):
+def _make_train_step(model, optimizer, loss_fn, device, clip, after_backward, amp=None,
+                     scaler=None):
     """One training step: zero_grad, forward, loss, backward, (clip), optimizer step.
 
+    With ``amp`` (a dtype), forward and loss run under ``narae.autocast``; with a
+    ``scaler`` (float16), the loss is scaled and the step skipped on overflowed gradients.
     Returns ``(loss, detached output, target)`` as tensors: nothing here reads a value back
-    to the host, so ``narae.compile`` can capture the whole step as one CUDA graph.
+    to the host (except the scaler's overflow check), so ``narae.compile`` can capture the
+    whole step as one CUDA graph.
     """
+    def region():
+        if amp is None:
+            return contextlib.nullcontext()
+        from ..amp import autocast
+        return autocast(_device_type(model), dtype=amp)
+
     def train_step(inputs, target):
         optimizer.zero_grad()
-        out = _forward(model, inputs, device)
-        target = _move(target, device)
-        l = loss_fn(out, target) if target is not None else loss_fn(out)
-        l.backward()
+        with region():
+            out = _forward(model, inputs, device)
+            target = _move(target, device)
+            l = loss_fn(out, target) if target is not None else loss_fn(out)
+        (scaler.scale(l) if scaler is not None else l).backward()
         if after_backward is not None:
             after_backward(l)
         if clip is not None:
+            if scaler is not None:
+                scaler.unscale_(optimizer)   # clip the true gradients
             clip()
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         return l, (out.detach() if hasattr(out, "detach") else out), target
     return train_step
 
 
+def _device_type(model):
+    params = list(model.parameters()) if hasattr(model, "parameters") else []
+    return "cuda" if params and params[0].device.type == "cuda" else "cpu"
+
+
+def _amp_setup(amp, compile, model):
+    """(autocast dtype or None, GradScaler or None) for fit's ``amp`` argument."""
+    if amp is None or amp is False:
+        return None, None
+    from .. import _dtype
+    from ..amp import GradScaler
+    dtype = _dtype.to_dtype({"fp16": "float16", "bf16": "bfloat16", True: "float16"}.get(
+        amp, amp) if not isinstance(amp, bool) else "float16")
+    if dtype.name not in ("float16", "bfloat16"):
+        raise ValueError(f"fit: amp must be float16 or bfloat16, got {amp!r}")
+    if dtype.name != "float16":
+        return dtype, None        # bfloat16 has float32's range: no loss scaling, as in torch
+    if compile:
+        raise ValueError("fit: compile=True with amp=float16 is not supported: the loss "
+                         "scaler reads its overflow check back to the host every step, which "
+                         "a CUDA graph cannot hold (use amp='bfloat16', or compile=False)")
+    return dtype, GradScaler(_device_type(model))
+
+
 def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=(),
         callbacks=(), batch_size=None, shuffle=True, scheduler=None, device=None, verbose=1,
-        grad_clip=None, initial_epoch=0, monitor="val_loss", stream=None, compile=False):
+        grad_clip=None, initial_epoch=0, monitor="val_loss", stream=None, compile=False,
+        amp=None):
     """Train ``model`` for ``epochs``; return a ``History`` of per-epoch logs.
 
     ``train_data``/``val_data``: a DataLoader, a Dataset, or a tuple ``(x, y)`` of arrays or
@@ -178,6 +221,8 @@ def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=
     ``compile``: run each training step through ``narae.compile`` (on a GPU: captured once
     per batch shape and replayed as a CUDA graph). Callbacks then see ``on_after_backward``
     after the optimizer step, with the same logs.
+    ``amp``: mixed precision, ``"float16"`` (autocast plus dynamic loss scaling with a
+    ``GradScaler``) or ``"bfloat16"`` (autocast only); weights stay float32.
     """
     if epochs < initial_epoch:
         raise ValueError(f"fit: epochs={epochs} is smaller than initial_epoch={initial_epoch}")
@@ -206,8 +251,9 @@ def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=
     def after_backward(l):  # eager: callbacks see the gradients before the optimizer step
         seen_loss["value"] = float(l.item())
         cbs.on_after_backward(step, {"batch_loss": seen_loss["value"], "size": n})
+    amp_dtype, scaler = _amp_setup(amp, compile, model)
     train_step = _make_train_step(model, optimizer, loss_fn, device, clip,
-                                  None if compile else after_backward)
+                                  None if compile else after_backward, amp_dtype, scaler)
     if compile:
         from ..graph_capture import compile as _compile
         train_step = _compile(train_step)

@@ -194,3 +194,30 @@ def test_fit_compile_reports_a_host_sync_in_the_step(small):
     with pytest.raises(RuntimeError, match="Tensor.item.*narae.compile"):
         fit(model, (x, y), loss=loss_with_sync, optimizer=optim.SGD(model.parameters(), lr=0.1),
             epochs=1, batch_size=64, verbose=0, compile=True)
+
+
+def test_fit_amp_float16_scales_the_loss_and_learns(digits):
+    """amp="float16": autocast forward (float16 logits), float32 weights and gradients,
+    dynamic loss scaling; it learns about as well as float32 on digits."""
+    x, y, xv, yv = digits
+    accs = {}
+    for amp in (None, "float16"):
+        nr.manual_seed(0)
+        model = make_mlp(64)
+        opt = optim.Adam(model.parameters(), lr=3e-3)
+        h = fit(model, (x, y), loss="cross_entropy", optimizer=opt, epochs=3, batch_size=64,
+                val_data=(xv, yv), metrics=["accuracy"], verbose=0, amp=amp, grad_clip=5.0)
+        accs[amp] = h.history["val_accuracy"][-1]
+        assert all(p.dtype == nr.float32 for p in model.parameters())
+    assert accs["float16"] > 0.9 and abs(accs["float16"] - accs[None]) < 0.03
+
+
+def test_fit_amp_arguments(small):
+    x, y, _, _ = small
+    model = make_mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="compile=True with amp=float16"):
+        fit(model, (x, y), loss="cross_entropy", optimizer=opt, compile=True, amp="float16",
+            verbose=0)
+    with pytest.raises(ValueError, match="amp must be float16 or bfloat16"):
+        fit(model, (x, y), loss="cross_entropy", optimizer=opt, amp="float64", verbose=0)
