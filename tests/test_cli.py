@@ -132,7 +132,7 @@ def test_missing_dataset_files_give_a_clear_error(tmp_path, capsys):
 @pytest.mark.parametrize("flags", [["--compile"], ["--amp", "float16"]])
 def test_train_with_compile_or_amp(tmp_path, capsys, flags):
     out = tmp_path / "run"
-    assert main(["train", "--epochs", "3", "--out", str(out), "--hidden", "32", "--quiet",
-                 "--no-tensorboard"] + flags) == 0
+    assert main(["train", "--epochs", "3", "--out", str(out), "--hidden", "32",
+                 "--verbose", "0", "--no-tensorboard"] + flags) == 0
     text = capsys.readouterr().out
     assert float(text.split("test accuracy: ")[1].split()[0]) > 0.6
