@@ -32,16 +32,16 @@ def _make_tracker(cp):
             self.current = self.peak = pool.used_bytes()
             self.peak_reserved = pool.total_bytes()
 
-        def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
-            self.current += mem_size
+        def malloc_postprocess(self, **event):   # device_id, size, mem_size, mem_ptr, pmem_id
+            self.current += event["mem_size"]
             if self.current > self.peak:
                 self.peak = self.current
                 reserved = pool.total_bytes()
                 if reserved > self.peak_reserved:
                     self.peak_reserved = reserved
 
-        def free_postprocess(self, device_id, mem_size, mem_ptr, pmem_id):
-            self.current -= mem_size
+        def free_postprocess(self, **event):     # device_id, mem_size, mem_ptr, pmem_id
+            self.current -= event["mem_size"]
 
     tracker = PeakTracker()
     tracker.__enter__()   # stays installed for the process (this thread's allocations)

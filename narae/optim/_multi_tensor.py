@@ -46,7 +46,9 @@ class _HostToDevice:
 
     def upload(self):
         if self.device is not self.host:
-            self.device.set(self.host)   # async copy on the current stream, from pinned memory
+            # async copy on the current stream (without a stream CuPy copies synchronously,
+            # which a graph capture cannot record), from pinned memory
+            self.device.set(self.host, stream=_load_cupy().cuda.get_current_stream())
 
 
 def _synchronize(xp):
