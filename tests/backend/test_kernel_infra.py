@@ -90,3 +90,31 @@ def test_sources_compile_with_nvcc(name, ctype, tmp_path):
     r = subprocess.run(["nvcc", "-arch=sm_90", "-std=c++14", "--ptx", "-o", str(tmp_path / "k.ptx"),
                         str(src)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def _nvrtc():
+    try:
+        from cupy_backends.cuda.libs import nvrtc
+        nvrtc.getVersion()
+        return nvrtc
+    except Exception:
+        return None
+
+
+@pytest.mark.skipif(_nvrtc() is None, reason="needs CuPy with the NVRTC library "
+                    "(pip install 'cupy-cuda13x[ctk]'); no GPU needed")
+@pytest.mark.parametrize("name", kernels.kernel_sources())
+@pytest.mark.parametrize("ctype", ["float", "double"])
+def test_sources_compile_with_nvrtc(name, ctype):
+    """NVRTC is what CuPy's RawModule compiles with at run time: no host headers, so this is
+    the stricter check (no GPU is needed to compile to PTX)."""
+    nvrtc = _nvrtc()
+    prog = nvrtc.createProgram(f"typedef {ctype} T;\n{kernels.source(name)[0]}", name + ".cu",
+                               [], [])
+    try:
+        nvrtc.compileProgram(prog, ["--std=c++14", "--gpu-architecture=compute_90"])
+        assert nvrtc.getPTX(prog)
+    except Exception as e:
+        pytest.fail(f"{name}.cu ({ctype}): {e}\n{nvrtc.getProgramLog(prog)}")
+    finally:
+        nvrtc.destroyProgram(prog)
