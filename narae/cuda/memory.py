@@ -5,7 +5,7 @@ narae allocates through CuPy's default memory pool. ``memory_allocated`` is the 
 in use; the peak needs a running maximum, which a CuPy memory hook keeps from the first call
 of any function here on (earlier allocations count in the starting level, not as events).
 """
-from ..backend.arrays import _load_cupy
+from ..backend.arrays import _load_cupy, gpu_available
 
 __all__ = ["memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
            "memory_reserved", "max_memory_reserved", "empty_cache", "memory_stats"]
@@ -15,9 +15,9 @@ _tracker = None
 
 def _cupy():
     cp = _load_cupy()
-    if cp is None:
+    if cp is None or not gpu_available():
         raise RuntimeError("narae.cuda memory statistics need CuPy and a CUDA GPU "
-                           "(pip install narae[cuda])")
+                           f"({'no GPU is visible to CuPy' if cp else 'pip install narae[cuda]'})")
     return cp
 
 
