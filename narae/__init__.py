@@ -4,8 +4,9 @@
     x = nr.randn(3, requires_grad=True)
     (x * x).sum().backward()      # x.grad == 2 * x
 """
-from ._dtype import (dtype, float16, float32, float64, half, float, double, int8, int16, int32,
-                     int64, uint8, short, int, long, bool, get_default_dtype, set_default_dtype)
+from ._dtype import (dtype, float16, float32, float64, bfloat16, half, float, double, int8, int16,
+                     int32, int64, uint8, short, int, long, bool, get_default_dtype,
+                     set_default_dtype)
 from .backend import Device as device
 from .tensor import Tensor
 from .random import manual_seed, seed, initial_seed, Generator, get_rng_state, set_rng_state

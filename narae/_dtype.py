@@ -2,14 +2,71 @@
 
 PyTorch users compare ``t.dtype == nr.float32``; keeping our own objects (rather than
 exposing ``numpy.dtype``) lets the same names work for CuPy arrays and keeps reprs torch-like.
+
+``bfloat16`` comes from the ``ml_dtypes`` package (NumPy has none; CuPy 14 uses the same
+type). Its NumPy dtype has ``kind == "V"``, so code that asks "is this array floating point?"
+must use ``is_floating`` rather than ``dtype.kind == "f"``. Without ml_dtypes narae still
+imports; ``narae.bfloat16`` then exists but any use raises an error saying what to install.
 """
 import builtins as _builtins
 
 import numpy as np
 
-__all__ = ["dtype", "float16", "float32", "float64", "half", "float", "double",
+try:
+    import ml_dtypes as _ml_dtypes
+except ImportError:  # optional: only bfloat16 needs it
+    _ml_dtypes = None
+
+__all__ = ["dtype", "float16", "float32", "float64", "bfloat16", "half", "float", "double",
            "int8", "int16", "int32", "int64", "uint8", "short", "int", "long", "bool",
-           "get_default_dtype", "set_default_dtype"]
+           "get_default_dtype", "set_default_dtype", "is_floating", "promote_types", "finfo"]
+
+# NumPy dtype of bfloat16, or None without ml_dtypes.
+BF16 = np.dtype(_ml_dtypes.bfloat16) if _ml_dtypes is not None else None
+
+_NO_BF16 = ("narae.bfloat16 needs the ml_dtypes package (NumPy has no bfloat16 type of its "
+            "own): pip install ml_dtypes")
+
+
+# Code that only matters once bfloat16 is in use (autograd's rounding of float32 results back
+# to bfloat16) registers here, so float32-only programs never pay for it. Called the first
+# time a bfloat16 dtype is named, inferred or recognised (to_dtype, from_numpy_dtype,
+# is_floating).
+_bf16_seen = False
+_bf16_listeners = []
+
+
+def on_bfloat16_use(callback):
+    """Call ``callback()`` once bfloat16 is first used (now, if it already was)."""
+    if _bf16_seen:
+        callback()
+    else:
+        _bf16_listeners.append(callback)
+
+
+def _note_bf16():
+    global _bf16_seen
+    if not _bf16_seen:
+        _bf16_seen = True
+        for callback in _bf16_listeners:
+            callback()
+        _bf16_listeners.clear()
+
+
+if BF16 is None:
+    def is_floating(np_dtype):
+        """Whether a NumPy/CuPy dtype is floating point (float16/32/64, and bfloat16)."""
+        return np_dtype.kind == "f"
+else:
+    def is_floating(np_dtype):
+        """Whether a NumPy/CuPy dtype is floating point (float16/32/64, and bfloat16)."""
+        if np_dtype.kind == "f":
+            return True
+        if np_dtype == BF16:
+            if not _bf16_seen:
+                _note_bf16()
+            return True
+        return False
 
 
 class dtype:
@@ -18,20 +75,36 @@ class dtype:
     def __init__(self, name, np_dtype):
         self.name = name
         self.np = np.dtype(np_dtype)
-        self.is_floating_point = self.np.kind == "f"
-        self.is_signed = self.np.kind in "fi"
+        self.is_floating_point = self.np.kind == "f" or (BF16 is not None and self.np == BF16)
+        self.is_signed = self.is_floating_point or self.np.kind == "i"
         self.itemsize = self.np.itemsize
 
     def __repr__(self):
         return f"narae.{self.name}"
 
     def __reduce__(self):  # dtypes are singletons: copy/deepcopy return the same object
-        return (from_numpy_dtype, (self.np.str,))
+        return (to_dtype, (self.name,))  # (by name: bfloat16's NumPy dtype string is "<V2")
+
+
+class _MissingDtype(dtype):
+    """``narae.bfloat16`` when ml_dtypes is not installed: any use of it raises."""
+    __slots__ = ()
+
+    def __init__(self, name, itemsize):  # pylint: disable=super-init-not-called
+        self.name = name
+        self.is_floating_point = True
+        self.is_signed = True
+        self.itemsize = itemsize
+
+    @property
+    def np(self):
+        raise RuntimeError(_NO_BF16)
 
 
 float16 = half = dtype("float16", np.float16)
 float32 = float = dtype("float32", np.float32)
 float64 = double = dtype("float64", np.float64)
+bfloat16 = dtype("bfloat16", BF16) if BF16 is not None else _MissingDtype("bfloat16", 2)
 int8 = dtype("int8", np.int8)
 int16 = short = dtype("int16", np.int16)
 int32 = int = dtype("int32", np.int32)
@@ -40,7 +113,10 @@ uint8 = dtype("uint8", np.uint8)
 bool = dtype("bool", np.bool_)
 
 _BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool)}
+if BF16 is not None:
+    _BY_NUMPY[BF16] = bfloat16
 _BY_NAME = {d.name: d for d in _BY_NUMPY.values()}
+_BY_NAME["bfloat16"] = bfloat16
 _default_float = float32
 
 
@@ -59,14 +135,22 @@ def set_default_dtype(d):
 def from_numpy_dtype(np_dtype):
     """The narae dtype for a NumPy (or CuPy) dtype."""
     try:
-        return _BY_NUMPY[np.dtype(np_dtype)]
+        d = _BY_NUMPY[np.dtype(np_dtype)]
     except KeyError:
         raise TypeError(f"unsupported dtype {np_dtype!r}") from None
+    if d is bfloat16 and not _bf16_seen:
+        _note_bf16()
+    return d
 
 
 def to_dtype(d):
     """Accept a narae dtype, a NumPy dtype/type, a Python type or a name; return a narae dtype."""
     if isinstance(d, dtype):
+        if d is bfloat16:
+            if type(d) is _MissingDtype:
+                raise RuntimeError(_NO_BF16)
+            if not _bf16_seen:
+                _note_bf16()
         return d
     if d is _builtins.float:
         return _default_float
@@ -75,5 +159,23 @@ def to_dtype(d):
     if d is _builtins.bool:
         return bool
     if isinstance(d, str) and d in _BY_NAME:
-        return _BY_NAME[d]
+        return to_dtype(_BY_NAME[d])
     return from_numpy_dtype(d)
+
+
+_F16, _F32 = np.dtype(np.float16), np.dtype(np.float32)
+
+
+def promote_types(a, b):
+    """``np.promote_types`` with torch's rule for the two 16-bit floats: bfloat16 and float16
+    meet in float32 (NumPy knows no common type for them)."""
+    if BF16 is not None and (a == BF16 and b == _F16 or a == _F16 and b == BF16):
+        return _F32
+    return np.promote_types(a, b)
+
+
+def finfo(np_dtype):
+    """``np.finfo`` that also knows bfloat16 (NumPy's does not)."""
+    if BF16 is not None and np.dtype(np_dtype) == BF16:
+        return _ml_dtypes.finfo(BF16)
+    return np.finfo(np_dtype)

@@ -31,7 +31,7 @@ def _infer_numpy(data):
     elif arr.dtype.kind in "iu" and arr.dtype not in (np.int8, np.int16, np.int32, np.uint8) \
             and not isinstance(data, np.ndarray):
         arr = arr.astype(np.int64)
-    elif arr.dtype.kind not in "biuf":
+    elif arr.dtype.kind not in "biuf" and not _dtype.is_floating(arr.dtype):
         raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor: expected numbers "
                         "or booleans")
     return arr
@@ -146,7 +146,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         dtype = _dtype.int64 if is_int else _dtype.get_default_dtype()
     np_dtype = _dtype.to_dtype(dtype).np
     # compute in float64/int64 then cast, so float32 ranges have torch's length
-    arr = np.arange(start, end, step, dtype=np.float64 if np_dtype.kind == "f" else None)
+    arr = np.arange(start, end, step, dtype=np.float64 if _dtype.is_floating(np_dtype) else None)
     return _make(arr.astype(np_dtype), None, device, requires_grad)
 
 

@@ -76,7 +76,7 @@ class Tensor:
         return self.device.type == "cuda"
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return _dtype.is_floating(self._data.dtype)
 
     def element_size(self):
         return self._data.itemsize
@@ -161,7 +161,10 @@ class Tensor:
     def __repr__(self):
         _capture.forbid("printing a tensor")
         a = to_device(self._data, as_device("cpu"))
-        body = np.array2string(a, separator=", ", precision=4, prefix="tensor(",
+        # NumPy prints bfloat16 unlike a float type: show its (exact) float32 values
+        shown = a.astype(np.float32) if _dtype.is_floating(a.dtype) and a.dtype.kind != "f" \
+            else a
+        body = np.array2string(shown, separator=", ", precision=4, prefix="tensor(",
                                threshold=1000, edgeitems=3)
         extras = []
         if self.device.type != "cpu":
@@ -218,7 +221,7 @@ class Tensor:
     def requires_grad_(self, requires_grad=True):
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf variables.")
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and not _dtype.is_floating(self._data.dtype):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self

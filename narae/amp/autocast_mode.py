@@ -3,11 +3,17 @@
 While a region is active, ``Function.__call__`` hands every op's inputs to ``_cast_inputs``,
 which reads the op's ``_autocast`` policy (set by ``narae.amp.policy``):
 
-  "lower"  -- GEMM-like ops: floating inputs are cast to the region's dtype (float16)
+  "lower"  -- GEMM-like ops: floating inputs are cast to the region's dtype (float16 or
+              bfloat16)
   "fp32"   -- ops that lose accuracy or overflow in half precision: low-precision inputs are
               cast up to float32
-  None     -- the rest: when float32 and float16 inputs meet, the float16 ones go up to
-              float32 (the widest type), as torch's promotion does
+  None     -- the rest: when float32 and float16/bfloat16 inputs meet, the low-precision ones
+              go up to float32 (the widest type), as torch's promotion does
+
+The region's dtype defaults to bfloat16 on "cpu" and float16 on "cuda", as in torch.
+bfloat16 is ``ml_dtypes.bfloat16`` (``narae.bfloat16``); NumPy computes the GEMM-like ops
+of bfloat16 inputs in float32 and rounds the result (see ``narae.ops._bf16``). bfloat16 has
+float32's exponent range, so it needs no GradScaler.
 
 float64 inputs and integer/bool inputs are never touched. Every cast is the differentiable
 ``Cast`` op, so a float32 parameter used as float16 gets a float32 gradient. Casts of leaf
@@ -31,11 +37,19 @@ __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "is_autocast
 
 _DEVICES = ("cpu", "cuda")
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_HAS_BF16 = _dtype.BF16 is not None
+_SUPPORTED = "narae.float16 and narae.bfloat16" if _HAS_BF16 else "narae.float16"
 
-_BF16_ERROR = (
-    "narae autocast: bfloat16 is not supported. NumPy and CuPy have no bfloat16 dtype (the "
-    "ml_dtypes package's bfloat16 is not a NumPy floating type, so narae's autograd cannot "
-    "differentiate through it). Use dtype=narae.float16 (with a GradScaler for training).")
+_NO_BF16 = (
+    "narae autocast: bfloat16 needs the ml_dtypes package (NumPy has no bfloat16 type of its "
+    "own): pip install ml_dtypes, or use dtype=narae.float16 (with a GradScaler for training)")
+
+
+def _default_dtype(device_type):
+    """torch's defaults: bfloat16 on cpu, float16 on cuda (None: bfloat16 unavailable)."""
+    if device_type == "cuda":
+        return _dtype.float16
+    return _dtype.bfloat16 if _HAS_BF16 else None
 
 
 class _State:
@@ -44,7 +58,7 @@ class _State:
 
     def __init__(self):
         self.low = {"cpu": None, "cuda": None}        # NumPy dtype casts go to, or None
-        self.dtype = {"cpu": None, "cuda": _dtype.float16}  # the narae dtype last set
+        self.dtype = {d: _default_dtype(d) for d in _DEVICES}  # the narae dtype last set
         self.cache_enabled = True
         self.nesting = 0
 
@@ -69,11 +83,12 @@ def is_autocast_enabled(device_type="cuda"):
 
 
 def get_autocast_dtype(device_type):
-    """The dtype the last autocast region for ``device_type`` chose (float16 by default)."""
+    """The dtype autocast uses on ``device_type``: the one the region in force (or the last
+    one) chose; by default bfloat16 on cpu and float16 on cuda, as in torch."""
     _check_device(device_type)
     d = _state.dtype[device_type]
     if d is None:
-        raise RuntimeError(_BF16_ERROR)  # cpu's torch default, bfloat16, has no narae dtype
+        raise RuntimeError(_NO_BF16)  # cpu's default, bfloat16, without ml_dtypes
     return d
 
 
@@ -108,11 +123,14 @@ def _cast(x, np_dtype):
     return Cast(np_dtype)(x)
 
 
+_is_floating = _dtype.is_floating
+
+
 def _to_lower(inputs):
     out = None
     for i, x in enumerate(inputs):
         dt = x._data.dtype
-        if dt.kind != "f" or dt == _F64:
+        if dt == _F64 or not _is_floating(dt):
             continue
         low = _low_for(x._data)
         if low is None or dt == low:
@@ -127,7 +145,7 @@ def _to_fp32(inputs):
     out = None
     for i, x in enumerate(inputs):
         dt = x._data.dtype
-        if dt.kind != "f" or dt == _F64 or dt == _F32 or _low_for(x._data) is None:
+        if dt == _F32 or dt == _F64 or not _is_floating(dt) or _low_for(x._data) is None:
             continue
         if out is None:
             out = list(inputs)
@@ -136,13 +154,14 @@ def _to_fp32(inputs):
 
 
 def _promote(inputs):
-    """float16 meets float32: run in float32 (float64 and non-float inputs are ignored)."""
+    """float16/bfloat16 meets float32: run in float32 (float64 and non-float inputs are
+    ignored)."""
     has32 = has_low = False
     for x in inputs:
         dt = x._data.dtype
         if dt == _F32:
             has32 = True
-        elif dt.kind == "f" and dt != _F64:
+        elif dt != _F64 and _is_floating(dt):
             has_low = True
     if has32 and has_low:
         return _to_fp32(inputs)
@@ -168,7 +187,9 @@ def _refresh_hook():
 
 # --- the context manager -------------------------------------------------------------------
 def _is_bfloat16(d):
-    """A bfloat16 request: the name, or ml_dtypes' bfloat16 type or its NumPy dtype."""
+    """A bfloat16 request: narae.bfloat16, the name, or ml_dtypes' type or NumPy dtype."""
+    if d is _dtype.bfloat16:
+        return True
     return "bfloat16" in str(d if isinstance(d, str) else getattr(d, "__name__", d))
 
 
@@ -176,9 +197,10 @@ class autocast:
     """Run the ops of a region in mixed precision (context manager or decorator).
 
     ``autocast(device_type, dtype=None, enabled=True, cache_enabled=None)``: device_type is
-    "cpu" or "cuda" and only affects tensors on that device. dtype defaults to float16 on
-    cuda; torch's cpu default, bfloat16, does not exist in NumPy, so on cpu pass
-    ``dtype=narae.float16``. ``enabled=False`` makes a region that turns autocast off.
+    "cpu" or "cuda" and only affects tensors on that device. dtype is narae.float16 or
+    narae.bfloat16; it defaults to bfloat16 on cpu and float16 on cuda, as in torch
+    (bfloat16 needs the ml_dtypes package). ``enabled=False`` makes a region that turns
+    autocast off.
     """
 
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
@@ -189,22 +211,24 @@ class autocast:
         self._saved = []  # a stack, so one instance may be entered again (recursion)
         self.fast_dtype = None
         if dtype is None:
-            if device_type == "cpu":
+            dtype = _default_dtype(device_type)
+            if dtype is None:  # cpu without ml_dtypes
                 if self._enabled:
-                    raise RuntimeError(_BF16_ERROR + " (autocast('cpu') defaults to bfloat16 "
-                                       "as in torch: pass dtype=narae.float16)")
+                    raise RuntimeError(_NO_BF16 + " (autocast('cpu') defaults to bfloat16, "
+                                       "as in torch)")
                 return
-            dtype = _dtype.float16
-        if _is_bfloat16(dtype):
-            if self._enabled:
-                raise RuntimeError(_BF16_ERROR)
-            return
+        elif _is_bfloat16(dtype):
+            if not _HAS_BF16:
+                if self._enabled:
+                    raise RuntimeError(_NO_BF16)
+                return
+            dtype = _dtype.bfloat16
         dtype = _dtype.to_dtype(dtype)
-        if dtype is not _dtype.float16:
+        if dtype is not _dtype.float16 and dtype is not _dtype.bfloat16:
             if self._enabled:
                 warnings.warn(f"In {device_type.upper()} autocast, but the target dtype "
                               f"{dtype} is not supported. Disabling autocast. narae's autocast "
-                              "supports narae.float16 only.", UserWarning, stacklevel=2)
+                              f"supports {_SUPPORTED}.", UserWarning, stacklevel=2)
             self._enabled = False
         if device_type == "cuda" and self._enabled and not gpu_available():
             warnings.warn("User provided device_type of 'cuda', but CUDA is not available. "

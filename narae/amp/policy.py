@@ -1,5 +1,6 @@
-"""Which ops autocast runs in float16 and which in float32: torch's CUDA autocast lists,
-mapped onto narae's Function classes.
+"""Which ops autocast runs in float16/bfloat16 and which in float32: torch's CUDA autocast
+lists, mapped onto narae's Function classes (for both dtypes and both devices; torch's CPU
+lists keep more ops, e.g. softmax and layer_norm, in the lower dtype).
 
 Policies are class attributes (``MatMul._autocast = "lower"``), so the op modules need no
 autocast code; ``Function.__call__`` reads them only inside an autocast region.

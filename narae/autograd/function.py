@@ -10,6 +10,8 @@ reduces them to each input's shape in one place (``sum_to``).
 import numpy as np
 
 from . import grad_mode
+from .. import _dtype as _dtype_mod
+from .._dtype import is_floating as _is_floating
 
 __all__ = ["Function", "ShapeError"]
 
@@ -24,6 +26,56 @@ _ndarray = np.ndarray
 # off to one global lookup per op.
 _autocast_hook = None
 
+# bfloat16 (ml_dtypes) is not one of NumPy's float types, so NumPy widens a bfloat16 array
+# met with a Python float to float32 (``x * 0.5``, ``1 / (1 + exp(-x))``), and np.matmul of
+# two bfloat16 arrays returns float32. torch keeps such results in bfloat16. Once bfloat16 is
+# in use (``_dtype.on_bfloat16_use``), ``__call__`` passes the result of every op whose first
+# input is not float16/32/64 through this hook, which rounds a float32 result back to
+# bfloat16 when the op's floating inputs are all bfloat16. Ops that widen on purpose (Cast)
+# set ``_widens``. Until bfloat16 is used the cost is one global lookup per op.
+_bf16_hook = None
+_F32 = np.dtype(np.float32)
+
+
+def _round_to_bf16(fn, inputs, ys):
+    """``ys`` with float32 results rounded to bfloat16 if every floating input is bfloat16."""
+    if type(ys) is tuple:
+        return _round_tuple_to_bf16(fn, inputs, ys)
+    dt = getattr(ys, "dtype", None)  # (ys may be a NumPy scalar, or an odd object)
+    if dt is not _F32 and dt != _F32:
+        return ys
+    if _only_bf16_floats(inputs) and not fn._widens:
+        return ys.astype(_dtype_mod.BF16)
+    return ys
+
+
+def _only_bf16_floats(inputs):
+    """Some input is bfloat16 and none is float16/32/64 (a float32 result was NumPy's)."""
+    low = False
+    for x in inputs:
+        dt = x._data.dtype
+        if dt.kind == "f":
+            return False  # (the common case, float32 programs: decided at the first input)
+        if dt == _dtype_mod.BF16:
+            low = True
+    return low
+
+
+def _round_tuple_to_bf16(fn, inputs, ys):
+    if not any(getattr(y, "dtype", None) == _F32 for y in ys) or fn._widens or \
+            not _only_bf16_floats(inputs):
+        return ys
+    bf16 = _dtype_mod.BF16
+    return tuple(y.astype(bf16) if getattr(y, "dtype", None) == _F32 else y for y in ys)
+
+
+def _enable_bf16_hook():
+    global _bf16_hook
+    _bf16_hook = _round_to_bf16
+
+
+_dtype_mod.on_bfloat16_use(_enable_bf16_hook)
+
 
 class Function:
     """Base class of every differentiable op.
@@ -37,10 +89,12 @@ class Function:
       uses_inputs  -- backward reads the inputs' values (enables the in-place check on them)
       uses_outputs -- backward reads the outputs (they are kept as arrays)
       _autocast    -- the op's mixed-precision policy, set by narae.amp.policy (None: promote)
+      _widens      -- the op may turn bfloat16 inputs into a float32 result on purpose (Cast)
     """
     uses_inputs = True
     uses_outputs = False
     _autocast = None
+    _widens = False
 
     # Set by __call__ when the node is recorded in a graph:
     inputs = ()
@@ -70,6 +124,10 @@ class Function:
         except ValueError as e:  # NumPy's shape errors: say which op and which shapes
             shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
             raise ShapeError(f"{type(self).__name__}: {e} (input shapes: {shapes})") from None
+        # bfloat16 is in use: keep NumPy from widening it (a float16/32/64 first input
+        # rules the rounding out, so float32 ops skip the call)
+        if _bf16_hook is not None and inputs and inputs[0]._data.dtype.kind != "f":
+            ys = _bf16_hook(self, inputs, ys)
         if type(ys) is tuple:
             return self._finish_multi(inputs, ys)
         if type(ys) is not _ndarray and not hasattr(ys, "__cuda_array_interface__"):
@@ -81,7 +139,8 @@ class Function:
             else:
                 return _Tensor(ys)
             self._link(inputs)
-            t = _Tensor(ys, ys.dtype.kind == "f")
+            dt = ys.dtype  # (kind "f" first: bfloat16's kind is "V", and it is the rare case)
+            t = _Tensor(ys, dt.kind == "f" or _is_floating(dt))
             t._creator = self
             t._gen = self.generation + 1
             self._out_meta = ((ys.shape, ys.dtype),)
@@ -110,7 +169,7 @@ class Function:
         self._link(inputs)
         outs = []
         for i, y in enumerate(ys):
-            t = _Tensor(y, y.dtype.kind == "f")
+            t = _Tensor(y, _is_floating(y.dtype))
             t._creator = self
             t._out_idx = i
             t._gen = self.generation + 1

@@ -6,6 +6,8 @@ random directions v (Chainer's trick): (L(x + eps v) - L(x - eps v)) / 2eps == <
 """
 import numpy as np
 
+from .._dtype import is_floating
+
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
@@ -22,7 +24,7 @@ def _scalar_loss(func, inputs, weights):
     from ..tensor import Tensor
     total = 0.0
     for o, w in zip(_outputs(func, inputs), weights):
-        if o is not None and o._data.dtype.kind == "f":
+        if o is not None and is_floating(o._data.dtype):
             total = total + (o * Tensor(w)).sum()
     return total
 

@@ -22,23 +22,28 @@ import struct
 
 import numpy as np
 
+from .._dtype import BF16
 from .atomic import atomic_write
 
 __all__ = ["save_file", "load_file", "save", "load", "load_file_arrays", "read_file",
            "load_file_with_metadata", "read_metadata", "read_header", "DTYPES"]
 
-# safetensors dtype name -> NumPy dtype (little-endian). BF16 has no NumPy type: it is read
-# as float32 (its bits are the top half of a float32).
+# safetensors dtype name -> NumPy dtype (little-endian). BF16 is ml_dtypes.bfloat16
+# (narae.bfloat16) when that package is installed; without it BF16 is read as float32 (its
+# bits are the top half of a float32) and cannot be written.
 DTYPES = {
     "BOOL": np.dtype("?"), "U8": np.dtype("u1"), "I8": np.dtype("i1"),
     "I16": np.dtype("<i2"), "U16": np.dtype("<u2"), "F16": np.dtype("<f2"),
     "I32": np.dtype("<i4"), "U32": np.dtype("<u4"), "F32": np.dtype("<f4"),
     "I64": np.dtype("<i8"), "U64": np.dtype("<u8"), "F64": np.dtype("<f8"),
 }
+if BF16 is not None:
+    DTYPES["BF16"] = BF16  # (stored as little-endian uint16 bit patterns, as on x86/ARM)
 _ITEMSIZE = {name: dt.itemsize for name, dt in DTYPES.items()}
 _ITEMSIZE.update({"BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1})
 _BY_NUMPY = {dt.newbyteorder("="): name for name, dt in DTYPES.items()}
 
+_LITTLE = np.little_endian
 MAX_HEADER = 100 * 1024 * 1024  # the reference implementation's bound; guards against bombs
 _ALIGN = 8
 
@@ -63,6 +68,8 @@ def _as_numpy(value, name):
                         f"safetensors cannot store (known: {sorted(DTYPES)})")
     # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
     value = value.astype(value.dtype.newbyteorder("<"), order="C", copy=False)
+    if value.dtype.byteorder == "=" and not _LITTLE:  # bfloat16 has no byte-order variant
+        value = value.view(np.uint16).byteswap().view(value.dtype)
     return value, _BY_NUMPY[native]
 
 
@@ -226,11 +233,17 @@ def _bf16_to_f32(buf):
     return bits.view(np.float32)
 
 
+def _bf16(buf):
+    """BF16 bytes as a bfloat16 array (its little-endian bits, in native order)."""
+    return np.frombuffer(buf, dtype="<u2").astype(np.uint16).view(BF16)
+
+
 def _arrays(data, entries, where):
     out = {}
     for name, dtype, shape, begin, end in entries:
         if dtype == "BF16":
-            arr = _bf16_to_f32(memoryview(data)[begin:end]).reshape(shape)
+            buf = memoryview(data)[begin:end]
+            arr = (_bf16(buf) if BF16 is not None else _bf16_to_f32(buf)).reshape(shape)
         elif dtype not in DTYPES:
             raise ValueError(f"{where}: tensor {name!r} has dtype {dtype}, which narae "
                              "cannot represent")

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import creation
+from .._dtype import is_floating
 from ..backend import get_array_module
 from ..ops.shape import cat
 from ..tensor import Tensor
@@ -36,11 +37,10 @@ def _additive_mask(mask, like, what):
         return None
     if not isinstance(mask, Tensor):
         mask = creation.as_tensor(mask)
-    kind = mask._data.dtype.kind
-    if kind == "b":
+    if mask._data.dtype.kind == "b":
         xp = get_array_module(like._data)
         return Tensor(xp.where(mask._data, -np.inf, 0.0).astype(like._data.dtype))
-    if kind != "f":
+    if not is_floating(mask._data.dtype):
         raise TypeError(f"MultiheadAttention: only bool and floating types of {what} are "
                         f"supported, got {mask.dtype}")
     return mask if mask._data.dtype == like._data.dtype else mask.to(like.dtype)

@@ -373,7 +373,7 @@ class Module:
         device = as_device(device) if device is not None else None
 
         def convert(a):
-            if dtype is not None and a.dtype.kind == "f" and a.dtype != dtype.np:
+            if dtype is not None and _dtype.is_floating(a.dtype) and a.dtype != dtype.np:
                 a = a.astype(dtype.np)
             if device is not None and device_of(a) != device:
                 a = to_device(a, device)
@@ -394,6 +394,9 @@ class Module:
 
     def half(self):
         return self.to(_dtype.float16)
+
+    def bfloat16(self):
+        return self.to(_dtype.bfloat16)
 
     def type(self, dst_type):
         return self.to(dst_type)

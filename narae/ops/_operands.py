@@ -12,7 +12,7 @@ from ..backend import get_array_module
 
 __all__ = ["as_tensor_like", "binary_operands", "normalize_dim", "normalize_dims"]
 
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # other kinds (bfloat16's "V") count as float
 
 
 def _scalar_dtype(value):
@@ -47,7 +47,7 @@ def result_dtype(a, b):
             return da
         if b.ndim and not a.ndim:
             return db
-        return np.promote_types(da, db)
+        return _dtype.promote_types(da, db)  # (bfloat16 + float16 -> float32, as torch)
     return da if ca > cb else db
 
 
@@ -55,12 +55,13 @@ def binary_operands(a, b):
     """Two Tensors of one dtype from any mix of Tensors and numbers (numbers never need grad)."""
     if not isinstance(a, Tensor):
         if isinstance(b, Tensor) and isinstance(a, (float, int)) and type(a) is not bool \
-                and b._data.dtype.kind == "f":
+                and _dtype.is_floating(b._data.dtype):
             xp = get_array_module(b._data)
             return Tensor(xp.asarray(a, dtype=b._data.dtype)), b
         a = as_tensor_like(a, b)
     if not isinstance(b, Tensor):
-        if isinstance(b, (float, int)) and a._data.dtype.kind == "f" and type(b) is not bool:
+        if isinstance(b, (float, int)) and type(b) is not bool and \
+                _dtype.is_floating(a._data.dtype):
             xp = get_array_module(a._data)
             return a, Tensor(xp.asarray(b, dtype=a._data.dtype))
         b = as_tensor_like(b, a)

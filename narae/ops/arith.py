@@ -2,6 +2,7 @@
 
 Every backward is written with these same ops, so it can itself be differentiated.
 """
+from .._dtype import is_floating
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import get_array_module
@@ -210,7 +211,7 @@ def _is_number(v):
 
 
 def _float_tensor(t):
-    return isinstance(t, Tensor) and t._data.dtype.kind == "f"
+    return isinstance(t, Tensor) and is_floating(t._data.dtype)
 
 
 # --- unary -------------------------------------------------------------------------------
@@ -413,7 +414,7 @@ def div(input, other, *, rounding_mode=None):
         return DivScalar(other)(input)
     a, b = binary_operands(input, other)
     if rounding_mode is None:
-        if a._data.dtype.kind != "f":
+        if not is_floating(a._data.dtype):
             from .. import _dtype
             a = a.to(_dtype.get_default_dtype())
             b = b.to(_dtype.get_default_dtype())
@@ -421,7 +422,7 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        q = Div()(a, b) if a._data.dtype.kind == "f" else Div()(a.double(), b.double())
+        q = Div()(a, b) if is_floating(a._data.dtype) else Div()(a.double(), b.double())
         return trunc(q).to(a.dtype)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                      f"found '{rounding_mode}'")
@@ -567,7 +568,7 @@ def remainder(input, other):
 def fmod(input, other):
     """C-style modulo (sign of the dividend)."""
     a, b = binary_operands(input, other)
-    return a - trunc(a / b).detach() * b if a._data.dtype.kind == "f" else \
+    return a - trunc(a / b).detach() * b if is_floating(a._data.dtype) else \
         _NoGrad(lambda xp, x: xp.fmod(x, b._data))(a)
 
 

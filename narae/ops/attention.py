@@ -9,10 +9,12 @@ import math
 
 import numpy as np
 
+from .._dtype import is_floating
 from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import _bf16
 from .activation import softmax
 from .arith import where
 from .linalg import matmul
@@ -42,6 +44,9 @@ class Attention(Function):
 
     def forward(self, q, k, v, bias=None):
         xp = get_array_module(q)
+        # bfloat16: scores, softmax and both products in float32, the output rounded once
+        # (as fused attention kernels do); P is kept in float32 for the backward pass
+        (q, k, v, bias), low = _bf16.widen(q, k, v, bias)
         s = xp.matmul(q, xp.swapaxes(k, -1, -2))
         s *= self.scale
         if bias is not None:
@@ -50,14 +55,14 @@ class Attention(Function):
         self.p = p
         if self.drop is not None:
             p = p * self.drop
-        return xp.matmul(p, v)
+        return _bf16.narrow(xp.matmul(p, v), low)
 
     def backward(self, go):
         if grad_mode.state.enabled:
             return self._backward_graph(go)
         q, k, v = (t._data for t in self.inputs[:3])
         xp = get_array_module(q)
-        g = go._data
+        (q, k, v, g), _ = _bf16.widen(q, k, v, go._data)  # (the engine rounds the grads)
         p = self.p
         pd = p if self.drop is None else p * self.drop
         need = [t.requires_grad for t in self.inputs]
@@ -109,7 +114,7 @@ def _to_additive(mask, like, what):
     xp = get_array_module(like._data)
     if mask._data.dtype.kind == "b":
         return Tensor(xp.where(mask._data, 0.0, -np.inf).astype(like._data.dtype))
-    if mask._data.dtype.kind != "f":
+    if not is_floating(mask._data.dtype):
         raise TypeError(f"{what}: attn_mask must be a bool or float tensor, got {mask.dtype}")
     return mask if mask._data.dtype == like._data.dtype else mask.to(like.dtype)
 

@@ -25,6 +25,7 @@ from ..autograd import function as _function
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module, kernels
 from ..backend.kernels import im2col_ops
+from . import _bf16
 from .shape import reshape, sum_to
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -496,7 +497,9 @@ class _Conv(Function):
         self.geom, self.out_hw = geom, out_hw
 
     def forward(self, x, w, b=None):
-        return _conv_fwd(x, w, self.geom, self.out_hw, b).transpose(0, 3, 1, 2)
+        (x, w, b), low = _bf16.widen(x, w, b)  # bfloat16: float32 arithmetic, rounded once
+        return _bf16.narrow(_conv_fwd(x, w, self.geom, self.out_hw, b).transpose(0, 3, 1, 2),
+                            low)
 
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
@@ -517,11 +520,12 @@ class _ConvTranspose(Function):
         self.geom, self.size, self.keep = geom, tuple(size), keep
 
     def forward(self, g, w, b=None):
+        (g, w, b), low = _bf16.widen(g, w, b)
         z = _conv_bwd_input(g, w, self.geom, *self.size, self.keep)
         self.keep = None
         if b is not None:
             z += b
-        return z.transpose(0, 3, 1, 2)
+        return _bf16.narrow(z.transpose(0, 3, 1, 2), low)
 
     def backward(self, gz):
         g, w = self.inputs[0], self.inputs[1]
@@ -540,9 +544,10 @@ class _ConvWeight(Function):
         self.geom, self.ksize, self.cache = geom, tuple(ksize), cache
 
     def forward(self, x, gy):
+        (x, gy), low = _bf16.widen(x, gy)
         gw = _conv_bwd_weight(x, gy, self.geom, *self.ksize, self.cache)
         self.cache = None
-        return gw
+        return _bf16.narrow(gw, low)
 
     def backward(self, ggw):
         x, gy = self.inputs

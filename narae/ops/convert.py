@@ -11,6 +11,7 @@ __all__ = ["clone"]
 
 class Cast(Function):
     uses_inputs = False
+    _widens = True  # bfloat16 -> float32 is what it is asked for
 
     def __init__(self, np_dtype):
         self.np_dtype = np_dtype
@@ -98,7 +99,8 @@ def _contiguous(self, memory_format=None):
 register_methods(
     to=to, clone=clone, contiguous=_contiguous,
     float=lambda self: to(self, _dtype.float32), double=lambda self: to(self, _dtype.float64),
-    half=lambda self: to(self, _dtype.float16), long=lambda self: to(self, _dtype.int64),
+    half=lambda self: to(self, _dtype.float16), bfloat16=lambda self: to(self, _dtype.bfloat16),
+    long=lambda self: to(self, _dtype.int64),
     int=lambda self: to(self, _dtype.int32), bool=lambda self: to(self, _dtype.bool),
     short=lambda self: to(self, _dtype.int16), byte=lambda self: to(self, _dtype.uint8),
     cpu=lambda self: to(self, "cpu"),

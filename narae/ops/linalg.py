@@ -1,8 +1,10 @@
 """Matrix products: matmul (batched, with the vector cases of torch.matmul), mm, bmm, ..."""
+from .._dtype import BF16 as _BF16
 from ..autograd import function as _function
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import register_methods
+from . import _bf16
 from .shape import transpose, reshape, sum_to
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "linear"]
@@ -12,6 +14,9 @@ class MatMul(Function):
     """a @ b for a, b with ndim >= 2 (batch dims broadcast; the engine sums them back)."""
 
     def forward(self, a, b):
+        if a.dtype is _BF16 or b.dtype is _BF16:  # float32 arithmetic, rounded once (_bf16)
+            (a, b), low = _bf16.widen(a, b)
+            return _bf16.narrow(get_array_module(a).matmul(a, b), low)
         return get_array_module(a).matmul(a, b)
 
     def backward(self, gy):
@@ -84,10 +89,13 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         xp = get_array_module(x)
+        low = None
+        if x.dtype is _BF16 or w.dtype is _BF16:  # float32 arithmetic, rounded once (_bf16)
+            (x, w, b), low = _bf16.widen(x, w, b)
         y = xp.matmul(x, w.T)
         if b is not None:
             y += b
-        return y
+        return _bf16.narrow(y, low)
 
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from .._dtype import is_floating
 from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
 from ..backend import capture, get_array_module
@@ -167,7 +168,7 @@ def _check_index_target(input, target, axis, what, ignore_index):
     expected = tuple(input.shape[:axis] + input.shape[axis + 1:])
     if target._data.dtype.kind not in "iu":
         hint = (" (class-probability targets must be floating point with the input's shape "
-                f"{tuple(input.shape)})" if target._data.dtype.kind == "f" else "")
+                f"{tuple(input.shape)})" if is_floating(target._data.dtype) else "")
         raise TargetTypeError(f"{what}: expected a target of class indices with an integer "
                               f"dtype (int64) for input of shape {tuple(input.shape)}, but got "
                               f"target of dtype {target.dtype} and shape "
@@ -231,9 +232,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     axis = _class_axis(input, "cross_entropy")
     c = input.shape[axis]
     _check_class_weight(weight, c, "cross_entropy")
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise TargetTypeError(f"cross_entropy: input must be floating point, got {input.dtype}")
-    if isinstance(target, Tensor) and target._data.dtype.kind == "f" and \
+    if isinstance(target, Tensor) and is_floating(target._data.dtype) and \
             tuple(target.shape) == tuple(input.shape):
         if ignore_index >= 0:
             raise ValueError("cross_entropy: ignore_index is not supported for class-probability "

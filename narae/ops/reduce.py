@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .._dtype import is_floating
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor, register_methods
@@ -358,7 +359,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {input.dtype}")
     return Mean(normalize_dims(dim, input.ndim), keepdim)(input)
@@ -366,7 +367,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """sum treating NaN as 0 (their gradient is 0)."""
-    if input._data.dtype.kind == "f":
+    if is_floating(input._data.dtype):
         xp = get_array_module(input._data)
         input = where(Tensor(xp.isnan(input._data)), _const(input, xp.zeros(())), input)
     return sum(input, dim, keepdim, dtype=dtype)
@@ -499,7 +500,7 @@ def _var_args(input, dim, unbiased, keepdim, correction, name):
         raise RuntimeError(f"{name}(): cannot pass both 'unbiased' and 'correction'")
     if correction is None:
         correction = 1 if unbiased is None else int(unbiased)
-    if input._data.dtype.kind != "f":
+    if not is_floating(input._data.dtype):
         raise RuntimeError(f"{name}(): input dtype should be floating point, got {input.dtype}")
     return normalize_dims(dim, input.ndim), correction, keepdim
 
@@ -530,7 +531,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """torch.linalg.vector_norm: ord in {inf, -inf, 0, any float}; flattened when dim is None."""
     if dtype is not None:
         x = x.to(dtype)
-    if x._data.dtype.kind != "f":
+    if not is_floating(x._data.dtype):
         raise RuntimeError(f"linalg.vector_norm: expected a floating point input, got {x.dtype}")
     axes = normalize_dims(dim, x.ndim)
     if ord == math.inf or ord == -math.inf:

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .._dtype import promote_types
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor, register_methods
@@ -253,7 +254,7 @@ def _common_dtype(tensors):
     out = None
     for d in dtypes:
         if _CATEGORY.get(d.kind, 2) == top:
-            out = d if out is None else np.promote_types(out, d)
+            out = d if out is None else promote_types(out, d)
     return out
 
 

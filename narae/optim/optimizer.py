@@ -8,6 +8,7 @@ import copy
 from collections import defaultdict
 from itertools import chain
 
+from .._dtype import is_floating
 from ..tensor import Tensor
 from ..autograd import grad_mode
 from ..backend import capture, get_array_module, device_of, to_device
@@ -143,6 +144,8 @@ class Optimizer:
         ``narae.compile`` capture the fused path is required: it is the one whose step
         counts and hyper-parameters live on the device."""
         from . import _multi_tensor as mt
+        # (kind "f", not is_floating: the fused kernels are built for NumPy's float types,
+        # bfloat16 parameters take the array code)
         fused = params and group.get("fused") is not False and hasattr(self, "_fused_step") \
             and all(mt.fused_available(get_array_module(p._data)) and p._data.flags.c_contiguous
                     and p._data.dtype.kind == "f" for p in params)
@@ -232,7 +235,7 @@ def _cast(param, value, key=None):
     if isinstance(value, Tensor):
         arr = to_device(value._data, device_of(param._data))
         xp = get_array_module(arr)
-        if key != "step" and arr.dtype.kind == "f" and param._data.dtype.kind == "f":
+        if key != "step" and is_floating(arr.dtype) and is_floating(param._data.dtype):
             arr = arr.astype(param._data.dtype)
         return Tensor(xp.array(arr, copy=True))
     if isinstance(value, dict):

@@ -14,6 +14,8 @@ targets' shape, or probabilities of a binary problem (thresholded at 0.5).
 """
 import numpy as np
 
+from .._dtype import is_floating
+
 __all__ = ["Metric", "Accuracy", "TopKAccuracy", "Precision", "Recall", "F1Score",
            "ConfusionMatrix", "MeanSquaredError", "MeanAbsoluteError", "Mean", "FunctionMetric",
            "get_metric", "METRICS"]
@@ -35,7 +37,7 @@ def _labels(preds, targets, threshold=0.5):
     elif p.shape != t.shape:
         raise ValueError(f"metric: predictions of shape {p.shape} do not match targets of "
                          f"shape {t.shape} (expected scores (N, C, ...) or labels (N, ...))")
-    elif p.dtype.kind == "f" and t.dtype.kind in "biu":
+    elif is_floating(p.dtype) and t.dtype.kind in "biu":
         p = (p >= threshold)
     return p.reshape(-1).astype(np.int64), t.reshape(-1).astype(np.int64)
 

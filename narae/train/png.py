@@ -12,6 +12,8 @@ import zlib
 
 import numpy as np
 
+from .._dtype import is_floating
+
 __all__ = ["encode_png", "to_uint8"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -28,7 +30,7 @@ def to_uint8(image):
     a = np.asarray(image)
     if a.dtype == np.uint8:
         return a
-    if a.dtype.kind == "f":
+    if is_floating(a.dtype):
         a = np.nan_to_num(a.astype(np.float64), nan=0.0) * 255.0
         return np.clip(np.rint(a), 0, 255).astype(np.uint8)
     if a.dtype.kind == "b":

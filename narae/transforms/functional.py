@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from .._dtype import is_floating
 from ..tensor import Tensor
 from ..utils.data._arrays import wrap
 
@@ -51,7 +52,7 @@ def to_tensor(pic):
     chw = arr.transpose(2, 0, 1)
     if arr.dtype == np.uint8:
         return wrap(chw.astype(np.float32) / np.float32(255))
-    if arr.dtype.kind == "f":
+    if is_floating(arr.dtype):
         return wrap(np.ascontiguousarray(chw, dtype=np.float32)
                     if arr.dtype != np.float64 else np.ascontiguousarray(chw))
     return wrap(np.ascontiguousarray(chw))
@@ -69,7 +70,7 @@ def normalize(img, mean, std, inplace=False):
     arr, was_tensor = _unwrap(img)
     if arr.ndim < 3:
         raise ValueError(f"normalize: expected a (C, H, W) image, got shape {arr.shape}")
-    if arr.dtype.kind != "f":
+    if not is_floating(arr.dtype):
         raise TypeError(f"normalize: expected a floating-point image, got {arr.dtype}; "
                         f"use ToTensor first")
     c = arr.shape[-3]
@@ -221,7 +222,7 @@ def per_image_standardize(img, eps=None):
     image finite. Pass a (C, H, W) image; a batch would be standardised as one image.
     """
     arr, was_tensor = _unwrap(img)
-    if arr.dtype.kind != "f":
+    if not is_floating(arr.dtype):
         arr = arr.astype(np.float32)
     floor = 1.0 / math.sqrt(max(arr.size, 1)) if eps is None else eps
     std = max(float(arr.std()), floor)

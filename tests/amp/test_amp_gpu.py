@@ -38,6 +38,25 @@ def test_autocast_cuda_matches_cpu():
     np.testing.assert_allclose(w.grad.cpu().numpy(), w_cpu.grad.numpy(), rtol=1e-2, atol=1e-3)
 
 
+@pytest.mark.skipif(nr._dtype.BF16 is None, reason="bfloat16 needs ml_dtypes")
+def test_autocast_cuda_bfloat16_matches_cpu():
+    def run(device):
+        x, y = nr.tensor(X, device=device), nr.tensor(Y, device=device)
+        w = nr.tensor(W, device=device, requires_grad=True)
+        with amp.autocast(device, dtype=nr.bfloat16):
+            h = F.relu(F.linear(x, w)) * 0.5
+            loss = F.cross_entropy(h, y)
+        loss.backward()
+        return h, loss, w
+    h, loss, w = run("cuda")
+    h_cpu, loss_cpu, w_cpu = run("cpu")
+    assert h.dtype == nr.bfloat16 and loss.dtype == nr.float32
+    assert w.grad.dtype == nr.float32 and w.grad.device.type == "cuda"
+    np.testing.assert_allclose(h.detach().float().cpu().numpy(), h_cpu.detach().float().numpy(),
+                               rtol=2e-2, atol=2e-2)
+    np.testing.assert_allclose(w.grad.cpu().numpy(), w_cpu.grad.numpy(), rtol=2e-2, atol=2e-3)
+
+
 def test_cuda_region_leaves_cpu_tensors_alone():
     with amp.autocast("cuda"):
         assert amp.is_autocast_enabled("cuda") and not amp.is_autocast_enabled("cpu")

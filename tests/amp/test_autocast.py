@@ -290,11 +290,13 @@ def test_cuda_region_does_not_touch_cpu_tensors():
 
 
 def test_dtype_arguments():
-    with pytest.raises(RuntimeError, match="float16"):
-        amp.autocast("cpu")  # torch's cpu default is bfloat16, which NumPy lacks
-    with pytest.raises(RuntimeError, match="bfloat16"):
-        amp.autocast("cpu", dtype="bfloat16")
-    with amp.autocast("cpu", enabled=False):  # no dtype needed when off
+    # torch's defaults: bfloat16 on cpu (ml_dtypes' type; see tests/amp/test_bfloat16.py for
+    # narae without it), float16 on cuda
+    assert amp.autocast("cpu").fast_dtype is nr.bfloat16
+    assert amp.autocast("cpu", dtype="bfloat16").fast_dtype is nr.bfloat16
+    assert amp.get_autocast_dtype("cpu") is nr.bfloat16
+    assert amp.get_autocast_dtype("cuda") is nr.float16
+    with amp.autocast("cpu", enabled=False):
         pass
     with pytest.warns(UserWarning, match="not supported"):
         region = amp.autocast("cpu", dtype=nr.float32)

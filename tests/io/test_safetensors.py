@@ -13,6 +13,8 @@ from narae.io import save_file, load_file, read_metadata, atomic_write
 
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
           np.uint8, np.bool_]
+if nr._dtype.BF16 is not None:
+    DTYPES.append(nr._dtype.BF16)  # narae.bfloat16 (ml_dtypes), stored as "BF16"
 SHAPES = [(), (0,), (3, 0, 2), (5,), (2, 3), (2, 1, 4)]
 
 
