@@ -208,8 +208,10 @@ def _conv_bwd_weight(x, gy, geom, kh, kw, cache=None):
 #     weight grad     gw_g = gy_g (O/g, n*Ho*Wo) @ col_g^T             im2col + GEMM
 # with gy_g the output gradient channels-first, (O, n*Ho*Wo): one cheap transpose copy per
 # chunk buys a single large GEMM instead of n small ones. Groups are a batched matmul.
-# The batch is walked in chunks whose column matrix stays under _KERNEL_COL_BYTES.
-_KERNEL_COL_BYTES = 1 << 28
+# The batch is walked in chunks whose column matrix stays under _KERNEL_COL_BYTES: 64 MiB
+# keeps each chunk's GEMM large (e.g. 64 x 800 x 20,000 for a 5x5 conv of 32 channels) while
+# the column buffer stays small next to a batch's activations (peak memory vs cuDNN's).
+_KERNEL_COL_BYTES = 1 << 26
 
 
 def _kernel_path(xp, dtype):
