@@ -22,6 +22,8 @@ def _infer_numpy(data):
     """NumPy array for ``data`` with torch's default dtypes (floats -> float32)."""
     if isinstance(data, Tensor):
         return data._data
+    if get_array_module(data) is not np:
+        return data  # a CuPy array: stays on its device with its dtype (np.asarray would raise)
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
         data = _nested_tolist(data)
     arr = np.asarray(data)
@@ -69,7 +71,7 @@ def _make(array, dtype, device, requires_grad):
 def tensor(data, *, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
     arr = _infer_numpy(data)
-    src_is_array = isinstance(data, (np.ndarray, Tensor))
+    src_is_array = isinstance(data, (np.ndarray, Tensor)) or arr is data
     t = _make(arr, dtype, device, requires_grad)
     if src_is_array and t._data is arr or (isinstance(data, Tensor) and t._data is data._data):
         t._data = t._data.copy()

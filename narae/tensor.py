@@ -13,6 +13,7 @@ from . import _dtype
 from .autograd import function as _function_mod, engine as _engine_mod, grad_mode
 from .backend import device_of, to_device, as_device, get_array_module
 from .backend import capture as _capture
+from .backend.arrays import check_same_device
 
 __all__ = ["Tensor", "register_methods"]
 
@@ -190,7 +191,10 @@ class Tensor:
                                    "`gradient=` to backward()")
             gradient = Tensor(get_array_module(self._data).ones_like(self._data))
         elif not isinstance(gradient, Tensor):
-            gradient = Tensor(np.asarray(gradient, dtype=self._data.dtype))
+            xp = get_array_module(self._data)
+            gradient = Tensor(xp.asarray(gradient, dtype=self._data.dtype))
+        else:
+            check_same_device(self._data, gradient._data, "backward")
         if gradient.shape != self.shape:
             raise RuntimeError(f"backward: gradient has shape {tuple(gradient.shape)} but the "
                                f"tensor has shape {tuple(self.shape)}")

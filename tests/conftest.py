@@ -9,6 +9,24 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# NARAE_GPU_TEST_DEVICE=fake: the GPU suite runs on the CPU through a strict fake CuPy
+# (tests/fakecupy.py; tests/gpu/conftest.py has the rest of the mode). Installed when pytest
+# configures, before any test module is imported, so collection-time checks such as
+# ``skipif(not gpu_available())`` in tests/amp see it too; removed when pytest finishes.
+FAKE_GPU = os.environ.get("NARAE_GPU_TEST_DEVICE") == "fake"
+
+
+def pytest_configure(config):
+    if FAKE_GPU:
+        import fakecupy
+        fakecupy.install()
+
+
+def pytest_unconfigure(config):
+    if FAKE_GPU:
+        import fakecupy
+        fakecupy.uninstall()
+
 
 @pytest.fixture(autouse=True)
 def _seed():

@@ -15,6 +15,7 @@ def _as_list(x):
 def _root_grads(outputs, grad_outputs):
     from ..tensor import Tensor
     from ..backend import get_array_module
+    from ..backend.arrays import check_same_device
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     grad_outputs = _as_list(grad_outputs)
@@ -31,9 +32,12 @@ def _root_grads(outputs, grad_outputs):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs (got "
                                    f"shape {tuple(out.shape)}); pass grad_outputs")
             g = Tensor(get_array_module(out._data).ones_like(out._data))
-        elif g.shape != out.shape:
-            raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
-                               f"and output has a shape of {tuple(out.shape)}")
+        else:
+            check_same_device(out._data, g._data, "autograd.grad (grad_outputs)")
+            if g.shape != out.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output has a shape of "
+                                   f"{tuple(g.shape)} and output has a shape of "
+                                   f"{tuple(out.shape)}")
         grads.append(g)
     return grads
 

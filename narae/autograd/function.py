@@ -12,6 +12,7 @@ import numpy as np
 from . import grad_mode
 from .. import _dtype as _dtype_mod
 from .._dtype import is_floating as _is_floating
+from ..backend.arrays import raise_if_mixed_devices
 
 __all__ = ["Function", "ShapeError"]
 
@@ -69,6 +70,11 @@ def _round_tuple_to_bf16(fn, inputs, ys):
     return tuple(y.astype(bf16) if getattr(y, "dtype", None) == _F32 else y for y in ys)
 
 
+def _raise_if_mixed_devices(fn, inputs, cause):
+    """After a failed forward: inputs on two devices get torch's clear error, not CuPy's."""
+    raise_if_mixed_devices([x._data for x in inputs], type(fn).__name__, cause)
+
+
 def _enable_bf16_hook():
     global _bf16_hook
     _bf16_hook = _round_to_bf16
@@ -122,8 +128,12 @@ class Function:
             else:
                 ys = self.forward(*[x._data for x in inputs])
         except ValueError as e:  # NumPy's shape errors: say which op and which shapes
+            _raise_if_mixed_devices(self, inputs, e)
             shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
             raise ShapeError(f"{type(self).__name__}: {e} (input shapes: {shapes})") from None
+        except (TypeError, AttributeError) as e:  # CuPy refusing a NumPy operand: name devices
+            _raise_if_mixed_devices(self, inputs, e)
+            raise
         # bfloat16 is in use: keep NumPy from widening it (a float16/32/64 first input
         # rules the rounding out, so float32 ops skip the call)
         if _bf16_hook is not None and inputs and inputs[0]._data.dtype.kind != "f":

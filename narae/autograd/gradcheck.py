@@ -7,6 +7,7 @@ random directions v (Chainer's trick): (L(x + eps v) - L(x - eps v)) / 2eps == <
 import numpy as np
 
 from .._dtype import is_floating
+from ..backend import cpu, device_of, to_device
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -25,7 +26,7 @@ def _scalar_loss(func, inputs, weights):
     total = 0.0
     for o, w in zip(_outputs(func, inputs), weights):
         if o is not None and is_floating(o._data.dtype):
-            total = total + (o * Tensor(w)).sum()
+            total = total + (o * Tensor(to_device(w, device_of(o._data)))).sum()
     return total
 
 
@@ -57,8 +58,9 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=64, n_d
             return float(_scalar_loss(func, inputs, weights))
 
     for idx, (x, g) in enumerate(zip(diff_inputs, analytic)):
-        g = np.zeros(x.shape) if g is None else np.asarray(g._data)
+        g = np.zeros(x.shape) if g is None else to_device(g._data, cpu)
         data = x._data
+        device = device_of(data)    # directions are drawn on the host, moved to the input's
         if data.size <= max_elements:
             directions = []
             for i in range(data.size):
@@ -69,9 +71,10 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=64, n_d
             directions = [rng.standard_normal(data.shape) for _ in range(n_directions)]
         original = data.copy()
         for v in directions:
-            data[...] = original + eps * v
+            step = eps * to_device(v, device)
+            data[...] = original + step
             plus = numeric_loss()
-            data[...] = original - eps * v
+            data[...] = original - step
             minus = numeric_loss()
             data[...] = original
             numeric = (plus - minus) / (2 * eps)

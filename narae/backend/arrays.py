@@ -7,7 +7,8 @@ import numpy as np
 
 from .device import Device, cpu
 
-__all__ = ["get_array_module", "to_device", "device_of", "cupy_available", "gpu_available"]
+__all__ = ["get_array_module", "to_device", "device_of", "cupy_available", "gpu_available",
+           "DeviceMismatchError", "raise_if_mixed_devices", "check_same_device"]
 
 _cupy = None
 _cupy_checked = False
@@ -51,6 +52,33 @@ def device_of(array):
     if type(array).__module__.startswith("cupy"):
         return Device("cuda", array.device.id)
     return cpu
+
+
+class DeviceMismatchError(RuntimeError):
+    """Arrays of one op on different devices (torch raises RuntimeError too)."""
+
+
+def raise_if_mixed_devices(arrays, what, cause=None):
+    """Raise DeviceMismatchError naming the devices when ``arrays`` live on more than one.
+
+    Called where an op has failed (CuPy refuses a NumPy operand with a TypeError deep inside
+    the op), so the check costs nothing when the op succeeds."""
+    devices = []
+    for a in arrays:
+        if a is not None and (isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__")):
+            d = device_of(a)
+            if d not in devices:
+                devices.append(d)
+    if len(devices) > 1:
+        raise DeviceMismatchError(
+            f"Expected all tensors to be on the same device, but found at least two devices, "
+            f"{devices[0]} and {devices[1]}! (in {what}; move them with .to(device))") from cause
+
+
+def check_same_device(a, b, what):
+    """``raise_if_mixed_devices`` for two arrays, free when they are of one array type."""
+    if type(a) is not type(b):
+        raise_if_mixed_devices((a, b), what)
 
 
 def to_device(array, device):

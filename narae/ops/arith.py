@@ -6,6 +6,7 @@ from .._dtype import is_floating
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..backend.arrays import raise_if_mixed_devices
 from ..tensor import Tensor, register_methods
 from ._operands import binary_operands, as_tensor_like
 
@@ -602,7 +603,11 @@ def _inplace(out_of_place, ufunc_name=None):
         if not in_graph and ufunc_name is not None and not kwargs:
             xp = get_array_module(self._data)
             operand = other._data if isinstance(other, Tensor) else other
-            getattr(xp, ufunc_name)(self._data, operand, out=self._data, casting="same_kind")
+            try:
+                getattr(xp, ufunc_name)(self._data, operand, out=self._data, casting="same_kind")
+            except TypeError as e:
+                raise_if_mixed_devices((self._data, operand), method.__name__, e)
+                raise
             self._version[0] += 1
             return self
         return self._apply_inplace(out_of_place, *args, **kwargs)

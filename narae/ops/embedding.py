@@ -164,11 +164,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if include_last_offset:
             off = off[:-1]
         bags = off.shape[0]
-        seg = xp.zeros(n, xp.int64)
+        # int32 counts: CuPy's add.at (atomicAdd) has no int64
+        seg = xp.zeros(n, xp.int32)
         if n:
             starts = off[(off > 0) & (off < n)]
             xp.add.at(seg, starts, 1)
-            seg = xp.cumsum(seg)
+        seg = xp.cumsum(seg, dtype=xp.int64)
         flat, psw = input, per_sample_weights
     else:
         raise ShapeError(f"embedding_bag: input has to be 1D or 2D, got shape {tuple(input.shape)}")
@@ -212,7 +213,8 @@ class _SegmentMax(Function):
         # the first row of each bag that reaches the max, per column
         hit = (rows == out[self.seg]) & live[:, None]
         pos = xp.where(hit, xp.arange(rows.shape[0])[:, None], rows.shape[0])
-        first = xp.full((self.bags, d), rows.shape[0], xp.int64)
+        # int32: CuPy's minimum.at (atomicMin) has no int64
+        first = xp.full((self.bags, d), rows.shape[0], xp.int32)
         xp.minimum.at(first, self.seg, pos)
         self.first, self.n = first, rows.shape[0]
         return out

@@ -16,7 +16,8 @@ from .. import _dtype
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..autograd.sparse import SparseGrad
-from ..backend import get_array_module
+from ..backend import get_array_module, device_of
+from ..backend.arrays import DeviceMismatchError
 from ..tensor import Tensor, register_methods
 from ._operands import normalize_dim
 from .shape import broadcast_to, reshape
@@ -67,7 +68,12 @@ def _index_array(value, xp, op):
     if arr.dtype.kind not in "iub":
         raise IndexDtypeError(f"{op}: tensors used as indices must be long, int or bool tensors, "
                               f"got {_dtype.from_numpy_dtype(arr.dtype)}")
-    return xp.asarray(arr) if get_array_module(arr) is not xp else arr
+    if get_array_module(arr) is xp:
+        return arr
+    if xp is np:  # a device index for a host tensor (np.asarray would raise): torch refuses it too
+        raise DeviceMismatchError(f"{op}: indices should be either on cpu or on the same device "
+                                  f"as the indexed tensor (cpu), got indices on {device_of(arr)}")
+    return xp.asarray(arr)  # host indices for a device tensor are copied over, as torch does
 
 
 def _normalize_key(x, key):

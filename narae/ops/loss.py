@@ -19,6 +19,7 @@ from .._dtype import is_floating
 from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
 from ..backend import capture, get_array_module
+from ..backend.arrays import check_same_device
 from ..backend.kernels import softmax_ce_ops as _rows
 from ..tensor import Tensor
 from .activation import softmax, log_softmax, sigmoid, relu
@@ -154,8 +155,12 @@ def _class_axis(input, what):
     return 0 if input.ndim == 1 else 1
 
 
-def _check_class_weight(weight, c, what):
-    if weight is not None and tuple(weight.shape) != (c,):
+def _check_class_weight(weight, c, what, input=None):
+    if weight is None:
+        return
+    if input is not None:
+        check_same_device(input._data, weight._data, what)
+    if tuple(weight.shape) != (c,):
         raise ShapeError(f"{what}: weight of shape {tuple(weight.shape)} does not match the "
                          f"{c} classes (expected shape ({c},))")
 
@@ -165,6 +170,8 @@ def _check_index_target(input, target, axis, what, ignore_index):
     c = input.shape[axis]
     if not isinstance(target, Tensor):
         raise TargetTypeError(f"{what}: target must be a Tensor, got {type(target).__name__}")
+    # the target is read inside the op's kernels, not as an input: check its device here
+    check_same_device(input._data, target._data, what)
     expected = tuple(input.shape[:axis] + input.shape[axis + 1:])
     if target._data.dtype.kind not in "iu":
         hint = (" (class-probability targets must be floating point with the input's shape "
@@ -231,7 +238,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                          f"{label_smoothing}")
     axis = _class_axis(input, "cross_entropy")
     c = input.shape[axis]
-    _check_class_weight(weight, c, "cross_entropy")
+    _check_class_weight(weight, c, "cross_entropy", input)
     if not is_floating(input._data.dtype):
         raise TargetTypeError(f"cross_entropy: input must be floating point, got {input.dtype}")
     if isinstance(target, Tensor) and is_floating(target._data.dtype) and \
@@ -263,7 +270,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     reduction = _reduction(size_average, reduce, reduction)
     axis = _class_axis(input, "nll_loss")
     c = input.shape[axis]
-    _check_class_weight(weight, c, "nll_loss")
+    _check_class_weight(weight, c, "nll_loss", input)
     _check_index_target(input, target, axis, "nll_loss", ignore_index)
     q, denom = _index_target_distribution(input, target, axis, weight, ignore_index, 0.0)
     loss = -(input * Tensor(q)).sum(axis)
@@ -496,7 +503,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
                          f"shape {tuple(input.shape)}")
     axis = _class_axis(input, "multi_margin_loss")
     c = input.shape[axis]
-    _check_class_weight(weight, c, "multi_margin_loss")
+    _check_class_weight(weight, c, "multi_margin_loss", input)
     _check_index_target(input, target, axis, "multi_margin_loss", None)
     xp = get_array_module(input._data)
     t = target._data

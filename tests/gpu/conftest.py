@@ -9,6 +9,17 @@ every comparison runs on the CPU as well. The results are trivially equal, but t
 that every table entry is a valid narae expression and that the harness itself works, so the
 first session on a GPU spends its time on real mismatches, not on typos. Tests that only
 mean something across two devices (cross-device errors) skip themselves in a dry run.
+
+``NARAE_GPU_TEST_DEVICE=fake`` runs the suite on the CPU against device "cuda" through a
+strict fake CuPy (``tests/fakecupy.py``, installed by ``tests/conftest.py`` for the session):
+NumPy memory behind CuPy's interface, refusing what CuPy refuses -- NumPy arrays mixed into
+device operations, implicit ``np.asarray(gpu_array)``, host arrays assigned into device slices
+-- and running the hand-written kernels in the CPU emulator. It finds the host/device mistakes
+a CPU run cannot see; cross-device tests run (fake cuda and cpu are different devices to
+narae). Tests that need real CUDA (graph capture, memory statistics) ask for the ``real_gpu``
+fixture and skip in this mode:
+
+    NARAE_GPU_TEST_DEVICE=fake python -m pytest -q -m gpu tests/gpu tests/amp
 """
 import os
 
@@ -17,7 +28,9 @@ import pytest
 import narae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEVICE = os.environ.get("NARAE_GPU_TEST_DEVICE", "cuda")
+MODE = os.environ.get("NARAE_GPU_TEST_DEVICE", "cuda")
+FAKE = MODE == "fake"
+DEVICE = "cuda" if FAKE else MODE
 DRY_RUN = DEVICE == "cpu"
 
 
@@ -25,6 +38,10 @@ def _skip_reason():
     """Why the suite cannot run here, or None when it can."""
     if DRY_RUN:
         return None
+    if FAKE:
+        import fakecupy
+        return None if fakecupy.is_installed() else \
+            "NARAE_GPU_TEST_DEVICE=fake: the fake CuPy is not installed (tests/conftest.py)"
     if not narae.backend.cupy_available():
         return "needs CuPy and a CUDA GPU: CuPy is not installed (pip install narae[cuda])"
     if not narae.cuda.is_available():
@@ -56,6 +73,16 @@ def cross_device():
     """For tests that need two different devices: skipped in a dry run."""
     if DRY_RUN:
         pytest.skip("dry run (NARAE_GPU_TEST_DEVICE=cpu): needs two devices")
+    return DEVICE
+
+
+@pytest.fixture
+def real_gpu():
+    """For tests that need real CUDA (graph capture, memory statistics): skipped with the fake
+    CuPy (a dry run runs them on the CPU as before)."""
+    if FAKE:
+        pytest.skip(f"NARAE_GPU_TEST_DEVICE={MODE}: needs real CUDA (graph capture, memory "
+                    "statistics), which the fake CuPy does not emulate")
     return DEVICE
 
 

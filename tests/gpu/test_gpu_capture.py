@@ -43,7 +43,7 @@ def _batches(device, n=8, batch=16):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_captured_steps_equal_eager_steps(kind, device):
+def test_captured_steps_equal_eager_steps(kind, device, real_gpu):
     eager_model, _, eager_step = _model_and_step(device, kind)
     comp_model, _, step = _model_and_step(device, kind)
     compiled = nr.compile(step, warmup=2)
@@ -57,7 +57,7 @@ def test_captured_steps_equal_eager_steps(kind, device):
         np.testing.assert_allclose(_numpy(q), _numpy(p), rtol=1e-5, atol=1e-6, err_msg=k)
 
 
-def test_replay_sees_lr_scheduler(device):
+def test_replay_sees_lr_scheduler(device, real_gpu):
     eager_model, eager_opt, eager_step = _model_and_step(device, "mlp")
     comp_model, comp_opt, step = _model_and_step(device, "mlp")
     compiled = nr.compile(step, warmup=1)
@@ -71,7 +71,7 @@ def test_replay_sees_lr_scheduler(device):
         np.testing.assert_allclose(_numpy(q), _numpy(p), rtol=1e-5, atol=1e-6)
 
 
-def test_new_shape_makes_a_new_graph(device, cross_device):
+def test_new_shape_makes_a_new_graph(device, cross_device, real_gpu):
     _, _, step = _model_and_step(device, "mlp")
     compiled = nr.compile(step, warmup=1, max_graphs=2)
     for batch in (16, 16, 8, 8, 16):
@@ -91,7 +91,7 @@ def test_item_inside_capture_raises(device, cross_device):
         compiled(x)
 
 
-def test_memory_stats(cross_device):
+def test_memory_stats(cross_device, real_gpu):
     nr.cuda.reset_peak_memory_stats()
     base = nr.cuda.memory_allocated()
     big = nr.zeros(1024, 1024, device="cuda")          # 4 MiB

@@ -26,8 +26,12 @@ def _numpy(t):
 
 
 def _small_net():
-    """Conv + BN + linear: parameters of every kind plus BN buffers (running stats, counter)."""
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+    """Conv + BN + linear: parameters of every kind plus BN buffers (running stats, counter).
+
+    The conv has no bias, as before any BN: BN removes it, so its gradient is rounding noise
+    (~1e-8, either sign) that Adam and RMSprop scale up to full-size steps, and the CPU and the
+    device (other summation orders) would then disagree for no fault of either."""
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 16), nn.Tanh(),
                          nn.Linear(16, 3))
 
