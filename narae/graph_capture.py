@@ -114,8 +114,10 @@ class _Graph:
         s_args, s_kwargs = _rebuild((args, kwargs), iter(self.static_inputs))
         self.pool = cp.cuda.MemoryPool()
         self.stream = cp.cuda.Stream(non_blocking=True)
-        # the capture stream starts after everything queued so far on the current stream
-        self.stream.wait_event(cp.cuda.get_current_stream().record())
+        # the capture starts with nothing in flight: uploads from pinned buffers queued by
+        # eager steps are done before the capture may rewrite those buffers (optimizers'
+        # hyper-parameters), which it does without synchronising
+        cp.cuda.get_current_stream().synchronize()
         # the counter of in-graph random draws (dropout) starts before, and outside, the graph
         self.rng_offset = cp.zeros(1, cp.int64)
         cap = capture.begin(getattr(fn, "__name__", type(fn).__name__))

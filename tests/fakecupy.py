@@ -29,12 +29,28 @@ indices (``gpu[np_index]``), as values of an advanced-index assignment, as ``tak
 indices and as the values of ``ufunc.at``; Python and NumPy scalars everywhere; ``float()``,
 ``int()``, ``bool()``, ``.item()``, ``.tolist()`` (explicit synchronising reads).
 
+CUDA-graph capture (``Stream.begin_capture`` / ``end_capture`` -> ``Graph``, what
+``narae.compile`` uses) is emulated faithfully enough to test it: while a stream captures,
+device work queued on it -- ufuncs, operators (in place too), ``cupy.*`` functions, methods,
+indexing and ``__setitem__``, ``ufunc.at``/scatters, copies, host-to-device copies (of a
+snapshot taken at capture), ``ndarray.set(host, stream=)`` (which reads the host buffer again
+at every replay) and kernel launches -- is recorded and *not run*: the memory it would write
+keeps its old contents, and arrays it would produce come back poisoned (NaN, -1, ...) until
+``Graph.launch`` replays the work, in order, on the same memory, writing into the very arrays
+returned at capture (see ``_op``). Host reads and waits inside a capture (``float()``,
+``.item()``, ``.get()``, printing, ``__index__``, results whose size depends on values such
+as ``nonzero`` or boolean-mask indexing, ``synchronize()``, ``set()`` without a stream) raise
+``cudaErrorStreamCaptureUnsupported`` as CUDA does. Allocations are allowed (relaxed mode);
+work on a stream other than the capturing one runs at once.
+
 Limits (a pass here is necessary, not sufficient): every NumPy function is assumed to exist in
 CuPy with NumPy's semantics (CuPy lacks a few); results are bit-exact NumPy ones (CuPy's
-reductions and GEMMs round differently); streams, events and asynchrony do not exist (every
-call is synchronous), so missing synchronisations go unnoticed; CUDA-graph capture is not
-emulated (``Stream.begin_capture`` raises) and the memory pool reports zeros; kernels run only
-for float32/float64 (the emulator's types).
+reductions and GEMMs round differently); streams, events and asynchrony do not exist outside a
+capture (every call is synchronous), so missing synchronisations go unnoticed; the work
+recorded in a capture runs once at capture time on the current (possibly poisoned) values to
+learn result shapes, so an op that NumPy refuses on such values fails there; the memory pool
+reports zeros and a capture does not use a private pool (freed capture memory is kept alive by
+the graph instead); kernels run only for float32/float64 (the emulator's types).
 """
 import contextlib
 import ctypes
@@ -136,12 +152,132 @@ def _wrap(x, keep=()):
     return x
 
 
-def _call(func, args, kwargs, where, convert=_arg, wrap=True):
+def _call(func, args, kwargs, where):
     keep = []
-    args = [convert(a, where, keep) for a in args]
-    kwargs = {k: convert(v, where, keep) for k, v in kwargs.items()}
-    out = func(*args, **kwargs)
-    return _wrap(out, keep) if wrap else out
+    args = [_arg(a, where, keep) for a in args]
+    kwargs = {k: _arg(v, where, keep) for k, v in kwargs.items()}
+    return _op(lambda: func(*args, **kwargs), keep, lambda r: _wrap(r, keep))
+
+
+# -- CUDA-graph capture: device work is recorded, not run, while a stream captures ---------------
+_capture = None        # the _Capture being recorded (CUDA allows one per stream; the fake, one)
+
+
+class _Capture:
+    def __init__(self, stream, mode):
+        self.stream, self.mode, self.ops = stream, mode, []
+
+
+def _recording(stream=None):
+    """The capture that device work queued on ``stream`` (default: the current stream) joins,
+    or None. Work on another stream runs at once (relaxed mode lets other streams work)."""
+    cap = _capture
+    if cap is None:
+        return None
+    return cap if (stream if stream is not None else get_current_stream()) is cap.stream \
+        else None
+
+
+def _capture_error(what):
+    return CUDARuntimeError(
+        f"cudaErrorStreamCaptureUnsupported: operation not permitted when stream is capturing "
+        f"({what}) [fakecupy: a CUDA graph records device work without running it, so the "
+        "host cannot read device values or wait for the device inside a capture]")
+
+
+def _no_host_read(what):
+    """Host reads and synchronisations fail while any stream captures, as in CUDA."""
+    if _capture is not None:
+        raise _capture_error(what)
+
+
+def _poison(a):
+    """Fill memory a capture allocated but has not computed yet with visibly wrong values:
+    NaN for floats, -1 (in range as a NumPy index) for signed ints, the maximum for unsigned,
+    True for bools."""
+    if a.size == 0 or not a.flags.writeable:
+        return
+    kind = a.dtype.kind
+    if kind in "fc":
+        a.fill(np.nan)
+    elif kind == "i":
+        a.fill(-1)
+    elif kind == "u":
+        a.fill(np.iinfo(a.dtype).max)
+    elif kind == "b":
+        a.fill(True)
+    else:                                  # extension floats (ml_dtypes' bfloat16...)
+        try:
+            a.fill(np.nan)
+        except (TypeError, ValueError):
+            pass
+
+
+def _leaves(x, out):
+    if isinstance(x, (tuple, list)):
+        for v in x:
+            _leaves(v, out)
+    else:
+        out.append(x)
+    return out
+
+
+def _op(fn, touched, wrap=None, stream=None):
+    """Device work: ``fn()`` computes it with NumPy (reading and possibly writing the memory
+    of the FakeArrays in ``touched``) and ``wrap`` turns its result into the fake's.
+
+    Outside a capture it simply runs. While the stream captures, the work is recorded for
+    the graph and its effects are withheld, as on a GPU: ``fn`` runs once only to learn the
+    results' shapes and dtypes, the memory it wrote is restored, and results in new memory
+    are returned poisoned (``_poison``) until a replay computes them. A replay reruns ``fn``
+    on the same memory and copies its new results into the very arrays returned at capture,
+    which later recorded work and the caller's objects refer to. Results that view an
+    operand (reshape, basic indexing, ``out=``) need no copy."""
+    cap = _recording(stream)
+    if cap is None:
+        out = fn()
+        return out if wrap is None else wrap(out)
+    arrays = list({id(t._a): t._a for t in touched}.values())
+    saved = [(a, a.copy()) for a in arrays if a.flags.writeable]
+    try:
+        with np.errstate(all="ignore"):
+            out = fn()
+    finally:
+        for a, before in saved:            # recorded, not run: the memory is as it was
+            np.copyto(a, before)
+    res = out if wrap is None else wrap(out)
+    fresh = []
+    for i, leaf in enumerate(_leaves(res, [])):
+        if type(leaf) is FakeArray:
+            a = leaf._a
+            if a.flags.writeable and not any(np.may_share_memory(a, b) for b in arrays):
+                _poison(a)
+                fresh.append((i, a))
+        elif arrays and (type(leaf) in _PY_SCALARS or isinstance(leaf, np.generic)):
+            raise _capture_error("a device value returned to the host as a Python scalar")
+
+    def replay():
+        results = _leaves(fn(), [])
+        for i, a in fresh:
+            np.copyto(a, results[i], casting="unsafe")
+    cap.ops.append(replay)
+    return res
+
+
+class Graph:
+    """What ``Stream.end_capture`` returns: the recorded work, replayed in order."""
+
+    def __init__(self, ops):
+        self._ops = ops
+
+    def upload(self, stream=None):
+        pass
+
+    def launch(self, stream=None):
+        if _capture is not None:
+            raise NotImplementedError("fakecupy: launching a graph inside a capture")
+        for op in self._ops:
+            op()
 
 
 def _index(key, keep):
@@ -214,6 +350,7 @@ class Device:
 
     def synchronize(self):
         self._check()
+        _no_host_read("Device.synchronize")
 
     @property
     def compute_capability(self):
@@ -244,7 +381,7 @@ class Event:
         return self
 
     def synchronize(self):
-        pass
+        _no_host_read("Event.synchronize")
 
     @property
     def done(self):
@@ -252,7 +389,8 @@ class Event:
 
 
 class Stream:
-    """Streams exist only as objects: the fake runs everything synchronously."""
+    """Streams exist as objects and as capture targets: outside a capture the fake runs
+    everything synchronously; a capturing stream records the work queued on it."""
     null = None
 
     def __init__(self, null=False, non_blocking=False, ptr=None):
@@ -260,7 +398,7 @@ class Stream:
         self.device_id = 0
 
     def synchronize(self):
-        pass
+        _no_host_read("Stream.synchronize")
 
     def record(self, event=None):
         return event if event is not None else Event()
@@ -285,13 +423,25 @@ class Stream:
         return False
 
     def is_capturing(self):
-        return False
+        return _capture is not None and _capture.stream is self
 
     def begin_capture(self, mode=None):
-        raise NotImplementedError("fakecupy: CUDA-graph capture needs a real GPU")
+        """Record the device work queued on this stream until ``end_capture`` (see ``_op``)."""
+        global _capture
+        if self.ptr == 0:
+            raise CUDARuntimeError("cudaErrorStreamCaptureUnsupported: the legacy null stream "
+                                   "cannot be captured")
+        if _capture is not None:
+            raise CUDARuntimeError("cudaErrorIllegalState: a stream is capturing already "
+                                   "[fakecupy: one capture at a time]")
+        _capture = _Capture(self, mode)
 
     def end_capture(self):
-        raise NotImplementedError("fakecupy: CUDA-graph capture needs a real GPU")
+        global _capture
+        if not self.is_capturing():
+            raise CUDARuntimeError("cudaErrorIllegalState: the stream is not capturing")
+        ops, _capture = _capture.ops, None
+        return Graph(ops)
 
 
 Stream.null = Stream(null=True)
@@ -390,44 +540,52 @@ _METHODS = frozenset("""
     transpose var view choose
 """.split())
 _NO_WRAP = frozenset(["item", "tolist", "tobytes", "dumps", "dump", "tofile"])
+# results whose size depends on values: CuPy reads a count back to the host (a sync)
+_DATA_DEPENDENT = frozenset(["nonzero", "compress", "argwhere", "flatnonzero", "unique",
+                             "extract"])
 _HOST_OK_METHODS = frozenset(["take", "reshape", "transpose", "compress", "choose", "put"])
 
 
-def _binop(ufunc, name):
+def _new(result):
+    return FakeArray._of(np.asarray(result))
+
+
+def _binop(ufunc, name, reflected=False):
     def op(self, other):
-        if type(other) is not FakeArray:
-            if isinstance(other, np.ndarray):
-                raise _host_error(other, f"cupy.ndarray.{name}")
-            if not _is_scalar(other):
-                return NotImplemented
-            return FakeArray._of(np.asarray(ufunc(self._a, other)))
-        return FakeArray._of(np.asarray(ufunc(self._a, other._a)))
+        touched = [self]
+        if type(other) is FakeArray:
+            touched.append(other)
+            b = other._a
+        elif isinstance(other, np.ndarray):
+            raise _host_error(other, f"cupy.ndarray.{name}")
+        elif not _is_scalar(other):
+            return NotImplemented
+        else:
+            b = other
+        a = self._a
+        if reflected:
+            return _op(lambda: ufunc(b, a), touched, _new)
+        return _op(lambda: ufunc(a, b), touched, _new)
     op.__name__ = name
     return op
 
 
 def _rbinop(ufunc, name):
-    def op(self, other):
-        if type(other) is not FakeArray:
-            if isinstance(other, np.ndarray):
-                raise _host_error(other, f"cupy.ndarray.{name}")
-            if not _is_scalar(other):
-                return NotImplemented
-            return FakeArray._of(np.asarray(ufunc(other, self._a)))
-        return FakeArray._of(np.asarray(ufunc(other._a, self._a)))
-    op.__name__ = name
-    return op
+    return _binop(ufunc, name, reflected=True)
 
 
 def _ibinop(ufunc, name):
     def op(self, other):
+        touched = [self]
         if type(other) is FakeArray:
+            touched.append(other)
             other = other._a
         elif isinstance(other, np.ndarray):
             raise _host_error(other, f"cupy.ndarray.{name}")
         elif not _is_scalar(other):
             return NotImplemented
-        ufunc(self._a, other, out=self._a)
+        a = self._a
+        _op(lambda: ufunc(a, other, out=a), touched)
         return self
     op.__name__ = name
     return op
@@ -435,7 +593,8 @@ def _ibinop(ufunc, name):
 
 def _unop(ufunc, name):
     def op(self):
-        return FakeArray._of(np.asarray(ufunc(self._a)))
+        a = self._a
+        return _op(lambda: ufunc(a), [self], _new)
     op.__name__ = name
     return op
 
@@ -452,6 +611,8 @@ class FakeArray:
         if memptr is not None or strides is not None:
             raise NotImplementedError("fakecupy: ndarray(memptr=..., strides=...)")
         self._a = np.empty(shape, dtype, order=order)
+        if _capture is not None:
+            _poison(self._a)
 
     @classmethod
     def _of(cls, array):
@@ -539,11 +700,15 @@ class FakeArray:
             convert = _lenient if name in _HOST_OK_METHODS else _arg
 
             def method(*args, **kwargs):
+                if name in _NO_WRAP:
+                    _no_host_read(f"cupy.ndarray.{name}")
+                    return meth(*args, **kwargs)
+                if name in _DATA_DEPENDENT:
+                    _no_host_read(f"cupy.ndarray.{name}: its result's size depends on values")
                 keep = [self]
                 args = [convert(a, where, keep) for a in args]
                 kwargs = {k: convert(v, where, keep) for k, v in kwargs.items()}
-                out = meth(*args, **kwargs)
-                return out if name in _NO_WRAP else _wrap(out, keep)
+                return _op(lambda: meth(*args, **kwargs), keep, lambda r: _wrap(r, keep))
             method.__name__ = name
             return method
         if name == "_a":
@@ -554,6 +719,7 @@ class FakeArray:
     # -- host transfers -------------------------------------------------------------------------
     def get(self, stream=None, order="C", out=None, blocking=True):
         """A NumPy copy (device-to-host)."""
+        _no_host_read("cupy.ndarray.get")
         if out is not None:
             if not isinstance(out, np.ndarray):
                 raise TypeError("Only numpy.ndarray can be obtained from cupy.ndarray")
@@ -573,7 +739,12 @@ class FakeArray:
             raise TypeError(f"{arr.dtype} array cannot be set to {self.dtype} array")
         if not (self._a.flags.c_contiguous or self._a.flags.f_contiguous):
             raise RuntimeError("Cannot set to non-contiguous array")
-        np.copyto(self._a, arr)
+        if stream is None:
+            # CuPy copies synchronously (cudaMemcpy), which a capture cannot record
+            _no_host_read("cupy.ndarray.set without stream=: a synchronous copy")
+        a = self._a
+        # recorded in a capture, the copy reads the host buffer again at every replay
+        _op(lambda: np.copyto(a, arr), [self], stream=stream)
 
     def __array__(self, dtype=None, copy=None):
         raise _implicit_error()
@@ -584,13 +755,18 @@ class FakeArray:
             if value.shape != ():
                 raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
             value = value.item()
-        elif type(value) is FakeArray:
+        touched = [self]
+        if type(value) is FakeArray:
+            touched.append(value)
             value = value._a
-        self._a.fill(value)
+        a = self._a
+        _op(lambda: a.fill(value), touched)
 
     def put(self, indices, values, mode="wrap"):
-        keep = []
-        self._a.put(_lenient(indices, "put", keep), _lenient(values, "put", keep), mode=mode)
+        keep = [self]
+        indices, values = _lenient(indices, "put", keep), _lenient(values, "put", keep)
+        a = self._a
+        _op(lambda: a.put(indices, values, mode=mode), keep)
 
     def scatter_add(self, slices, value):
         _scatter(self, slices, value, np.add, "add")
@@ -611,17 +787,25 @@ class FakeArray:
     def __getitem__(self, key):
         keep = [self]
         k, advanced = _index(key, keep)
-        out = self._a[k]
-        if isinstance(out, np.generic):      # CuPy returns 0-d views, not scalars
-            parts = k if type(k) is tuple else (k,)
-            if not advanced and not any(p is Ellipsis for p in parts):
-                return FakeArray._of(self._a[parts + (Ellipsis,)])
-        return _wrap(out, keep)
+        parts = k if type(k) is tuple else (k,)
+        if not advanced:
+            out = self._a[k]
+            if isinstance(out, np.generic):      # CuPy returns 0-d views, not scalars
+                if not any(p is Ellipsis for p in parts):
+                    return FakeArray._of(self._a[parts + (Ellipsis,)])
+            else:
+                return _wrap(out, keep)          # a view: no device work
+        elif _capture is not None and any(np.asarray(p).dtype == np.bool_ for p in parts
+                                          if isinstance(p, (np.ndarray, list))):
+            _no_host_read("boolean-mask indexing: CuPy reads the mask's count back")
+        a = self._a
+        return _op(lambda: a[k], keep, lambda r: _wrap(r, keep))
 
     def __setitem__(self, key, value):
         keep = [self]
         k, advanced = _index(key, keep)
         if type(value) is FakeArray:
+            keep.append(value)
             value = value._a
         elif isinstance(value, np.ndarray):
             if not advanced and value.shape != ():
@@ -634,7 +818,8 @@ class FakeArray:
                                 "basic-index target with fill(), which takes scalars only]")
             if hasattr(value, "__array__"):
                 raise TypeError(f"Unsupported type {type(value)} as a value [fakecupy]")
-        self._a[k] = value
+        a = self._a
+        _op(lambda: a.__setitem__(k, value), keep)
 
     def __len__(self):
         return len(self._a)
@@ -649,36 +834,46 @@ class FakeArray:
 
     # -- conversions to Python (explicit, synchronising reads: CuPy allows them) ---------------
     def __bool__(self):
+        _no_host_read("bool(cupy.ndarray)")
         return bool(self._a)
 
     def __int__(self):
+        _no_host_read("int(cupy.ndarray)")
         return int(self._a)
 
     def __float__(self):
+        _no_host_read("float(cupy.ndarray)")
         return float(self._a)
 
     def __complex__(self):
+        _no_host_read("complex(cupy.ndarray)")
         return complex(self._a)
 
     def __index__(self):
+        _no_host_read("cupy.ndarray.__index__")
         return self._a.__index__()
 
     def __repr__(self):
+        _no_host_read("repr(cupy.ndarray)")
         return repr(self._a)
 
     def __str__(self):
+        _no_host_read("str(cupy.ndarray)")
         return str(self._a)
 
     def __format__(self, spec):
+        _no_host_read("format(cupy.ndarray)")
         return format(self._a[()] if self._a.ndim == 0 else self._a, spec)
 
     def __copy__(self):
-        return FakeArray._of(self._a.copy())
+        a = self._a
+        return _op(lambda: a.copy(), [self], _new)
 
     def __deepcopy__(self, memo):
-        return FakeArray._of(self._a.copy())
+        return self.__copy__()
 
     def __reduce__(self):
+        _no_host_read("pickling a cupy.ndarray")
         return (_rebuild, (self._a.copy(),))
 
     # -- NumPy protocols: np.* functions on device arrays run as cupy.* (as CuPy's do) ---------
@@ -695,8 +890,12 @@ class FakeArray:
         special = _NAMESPACE_OVERRIDES.get(func.__name__)
         if special is not None and getattr(np, func.__name__, None) is func:
             return special(*args, **kwargs)
-        convert = _lenient if func.__name__ in _HOST_OK_FUNCTIONS else _arg
-        return _call(func, args, kwargs, f"numpy.{func.__name__} on cupy arrays", convert)
+        where = f"numpy.{func.__name__} on cupy arrays"
+        if func.__name__ in _HOST_OK_FUNCTIONS:
+            return _metadata_call(func, args, kwargs, where)
+        if func.__name__ in _DATA_DEPENDENT:
+            _no_host_read(f"{where}: its result's size depends on values")
+        return _call(func, args, kwargs, where)
 
     # -- operators --------------------------------------------------------------------------------
     __add__ = _binop(np.add, "__add__")
@@ -773,7 +972,7 @@ def _scatter(a, slices, value, ufunc, op):
         if isinstance(a, np.ndarray):
             raise _host_error(a, where)
         raise TypeError(f"Unsupported type {type(a)} in {where}")
-    keep = []
+    keep = [a]
     idx, _ = _index(slices, keep)
     parts = idx if type(idx) is tuple else (idx,)
     arrays = [p for p in parts if isinstance(p, (np.ndarray, list))]
@@ -784,8 +983,10 @@ def _scatter(a, slices, value, ufunc, op):
                         f"type, not {a.dtype} [fakecupy: CuPy's {ufunc.__name__}.at / "
                         f"cupyx.scatter_{op} with integer-array indices]")
     if type(value) is FakeArray:
+        keep.append(value)
         value = value._a
-    ufunc.at(a._a, idx, value)
+    target = a._a
+    _op(lambda: ufunc.at(target, idx, value), keep)
 
 
 # -- ufuncs ---------------------------------------------------------------------------------------
@@ -816,7 +1017,7 @@ class FakeUfunc:
                                   for o in outs)
         if "where" in kwargs and not _is_scalar(kwargs["where"]):
             kwargs["where"] = _operand(kwargs["where"], where + " (where=)", keep)
-        return _wrap(self._uf(*ins, **kwargs), keep)
+        return _op(lambda: self._uf(*ins, **kwargs), keep, lambda r: _wrap(r, keep))
 
     def _method_array(self, array, method):
         if type(array) is not FakeArray:
@@ -848,14 +1049,16 @@ class FakeUfunc:
             raise self._unsupported("reduceat")
         array = self._method_array(array, "reduceat")
         keep = [array]
-        return _wrap(np.add.reduceat(array._a, _lenient(indices, "reduceat", keep), axis,
-                                     dtype, _lenient(out, "reduceat", keep)), keep)
+        a, indices = array._a, _lenient(indices, "reduceat", keep)
+        out = _lenient(out, "reduceat", keep)
+        return _op(lambda: np.add.reduceat(a, indices, axis, dtype, out), keep,
+                   lambda r: _wrap(r, keep))
 
     def outer(self, A, B, **kwargs):
         # CuPy converts both operands with core.array: host data is copied, not refused
         keep = []
-        return _wrap(self._uf.outer(_lenient(A, "outer", keep), _lenient(B, "outer", keep),
-                                    **kwargs), keep)
+        A, B = _lenient(A, "outer", keep), _lenient(B, "outer", keep)
+        return _op(lambda: self._uf.outer(A, B, **kwargs), keep, lambda r: _wrap(r, keep))
 
     def at(self, a, indices, b=None):
         op = {"add": "add", "maximum": "max", "minimum": "min"}.get(self.__name__)
@@ -934,7 +1137,11 @@ class RawKernel:
                 ct = emulator._CTYPES[p.base] or (ctypes.c_float if dtype is np.float32
                                                   else ctypes.c_double)
                 cargs.append(ct(a.item() if hasattr(a, "item") else a))
-        fn(*cargs)
+        cap = _recording(stream)
+        if cap is None:
+            fn(*cargs)
+        else:        # a launch in a capture becomes a graph node: recorded, not run
+            cap.ops.append(lambda arrays=args: fn(*cargs))
 
 
 # -- the cupy namespace ---------------------------------------------------------------------------
@@ -943,6 +1150,8 @@ _HOST_OK_FUNCTIONS = frozenset("""
     result_type can_cast promote_types min_scalar_type common_type shape ndim size isscalar
     iscomplexobj isrealobj broadcast_shapes dtype finfo iinfo issubdtype
 """.split())
+# cupy.* functions that allocate memory and do no device work
+_ALLOCATIONS = frozenset(["empty", "empty_like"])
 # NumPy names CuPy does not have (refused rather than silently computed on the host)
 _NOT_IN_CUPY = frozenset("""
     frompyfunc vectorize matrix memmap recarray ma rec char ctypeslib object_ str_ bytes_ void
@@ -951,31 +1160,58 @@ _NOT_IN_CUPY = frozenset("""
 """.split())
 
 
+def _metadata_call(func, args, kwargs, where):
+    """A function of shapes and dtypes (host data allowed): no device work to record."""
+    keep = []
+    return func(*[_lenient(a, where, keep) for a in args],
+                **{k: _lenient(v, where, keep) for k, v in kwargs.items()})
+
+
 def _function(func, name):
     where = f"cupy.{name}"
-    convert = _lenient if name in _HOST_OK_FUNCTIONS else _arg
-
-    def f(*args, **kwargs):
-        return _call(func, args, kwargs, where, convert)
+    if name in _HOST_OK_FUNCTIONS:         # shapes and dtypes: no device work
+        def f(*args, **kwargs):
+            return _metadata_call(func, args, kwargs, where)
+    elif name in _ALLOCATIONS:             # memory, no work: poisoned in a capture
+        def f(*args, **kwargs):
+            keep = []
+            out = _wrap(func(*[_arg(a, where, keep) for a in args],
+                             **{k: _arg(v, where, keep) for k, v in kwargs.items()}), keep)
+            if _capture is not None:
+                _poison(out._a)
+            return out
+    else:
+        def f(*args, **kwargs):
+            if name.rpartition(".")[2] in _DATA_DEPENDENT:
+                _no_host_read(f"{where}: its result's size depends on values")
+            return _call(func, args, kwargs, where)
     f.__name__ = name
     f.__wrapped__ = func
     return f
 
 
 def _h2d(data, dtype=None, order="K", ndmin=0):
-    """Host data -> new device memory (always a copy: device memory is separate)."""
+    """Host data -> new device memory (always a copy: device memory is separate). In a
+    capture the copy is recorded, from a snapshot of the host data taken now."""
     keep = []
     data = _lenient(data, "cupy.array", keep)
+    if keep:                                   # device arrays inside a list: device work
+        return _op(lambda: np.array(data, dtype=dtype, order=order or "K", copy=True,
+                                    ndmin=ndmin), keep, _new)
     arr = np.array(data, dtype=dtype, order=order or "K", copy=True, ndmin=ndmin)
     if arr.dtype.kind in "OSU":
         raise ValueError(f"Unsupported dtype {arr.dtype}")
-    return FakeArray._of(arr)
+    return _op(lambda: arr.copy(), (), _new)
+
+
+def _same_or_new(a):
+    return lambda r: a if r is a._a else FakeArray._of(r)
 
 
 def asarray(a, dtype=None, order=None, *, blocking=False):
     if type(a) is FakeArray:
-        r = np.asarray(a._a, dtype=dtype, order=order)
-        return a if r is a._a else FakeArray._of(r)
+        x = a._a
+        return _op(lambda: np.asarray(x, dtype=dtype, order=order), [a], _same_or_new(a))
     return _h2d(a, dtype, order or "K")
 
 
@@ -985,8 +1221,9 @@ def asanyarray(a, dtype=None, order=None):
 
 def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocking=False):
     if type(obj) is FakeArray:
-        r = np.array(obj._a, dtype=dtype, copy=copy, order=order, ndmin=ndmin)
-        return obj if r is obj._a else FakeArray._of(r)
+        x = obj._a
+        return _op(lambda: np.array(x, dtype=dtype, copy=copy, order=order, ndmin=ndmin),
+                   [obj], _same_or_new(obj))
     return _h2d(obj, dtype, order, ndmin)
 
 
@@ -1003,7 +1240,9 @@ def copyto(dst, src, casting="same_kind", where=None):
     if type(dst) is not FakeArray:
         raise _host_error(dst, "cupy.copyto (dst)") if isinstance(dst, np.ndarray) else \
             TypeError(f"Unsupported type {type(dst)} in cupy.copyto")
+    keep = [dst]
     if type(src) is FakeArray:
+        keep.append(src)
         src = src._a
     elif isinstance(src, np.ndarray):
         if src.size != 1:
@@ -1012,10 +1251,11 @@ def copyto(dst, src, casting="same_kind", where=None):
         src = src.reshape(())[()]
     elif not _is_scalar(src):
         raise TypeError(f"Unsupported type {type(src)} in cupy.copyto")
-    keep = []
     if where is not None and not _is_scalar(where):
         where = _operand(where, "cupy.copyto (where=)", keep)
-    np.copyto(dst._a, src, casting=casting, where=True if where is None else where)
+    d = dst._a
+    _op(lambda: np.copyto(d, src, casting=casting, where=True if where is None else where),
+        keep)
 
 
 def get_array_module(*args):
@@ -1098,7 +1338,7 @@ def _build():
     runtime.getDeviceCount = lambda: _DEVICE_COUNT
     runtime.getDevice = lambda: 0
     runtime.setDevice = lambda device: Device(device).use()
-    runtime.deviceSynchronize = lambda: None
+    runtime.deviceSynchronize = lambda: _no_host_read("cudaDeviceSynchronize")
     runtime.getDeviceProperties = lambda device: {"name": b"fakecupy CPU device",
                                                   "totalGlobalMem": 80 << 30, "major": 9,
                                                   "minor": 0, "multiProcessorCount": 1,
@@ -1113,7 +1353,7 @@ def _build():
             Device=Device, Stream=Stream, ExternalStream=Stream, Event=Event,
             get_current_stream=get_current_stream, MemoryPool=MemoryPool,
             PinnedMemoryPool=PinnedMemoryPool, MemoryHook=MemoryHook, MemoryPointer=MemoryPointer,
-            using_allocator=using_allocator, set_allocator=lambda allocator=None: None,
+            using_allocator=using_allocator, Graph=Graph, set_allocator=lambda allocator=None: None,
             set_pinned_memory_allocator=lambda allocator=None: None, runtime=runtime,
             is_available=lambda: True, get_elapsed_time=lambda start, end: 0.0,
             CUDARuntimeError=CUDARuntimeError).items():

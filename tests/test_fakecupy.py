@@ -136,3 +136,104 @@ extern "C" __global__ void twice(const T* x, T* y, int n) {
         y[i] = 2 * x[i];
 }
 '''
+
+
+# -- CUDA-graph capture: recorded, not run; replayed on the same memory ---------------------------
+def _capture(fn):
+    """Run ``fn()`` while a fresh stream captures; (graph, what fn returned)."""
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture(mode=cp.cuda.runtime.streamCaptureModeRelaxed)
+        try:
+            out = fn()
+        finally:
+            graph = stream.end_capture()
+    return graph, out
+
+
+def test_capture_records_work_without_running_it():
+    a = _gpu(3)
+    acc = cp.zeros(3)
+
+    def step():
+        b = a * 2 + 1                      # new arrays: poisoned until a replay computes them
+        acc[...] += b                      # in place: withheld until a replay
+        a[1] = 10.0                        # __setitem__ too
+        return b, a[1:], cp.sum(b), b.astype(np.int64)
+    graph, (b, view, total, ints) = _capture(step)
+    assert np.isnan(b._a).all() and np.isnan(total._a) and (ints._a == -1).all()
+    assert acc.get().tolist() == [0, 0, 0] and a.get().tolist() == [0, 1, 2]
+    assert view._a.base is not None and np.shares_memory(view._a, a._a)   # views stay views
+    graph.upload()
+    graph.launch()
+    assert b.get().tolist() == [1, 3, 5] and total.item() == 9 and ints.get().tolist() == [1, 3, 5]
+    assert acc.get().tolist() == [1, 3, 5] and a.get().tolist() == [0, 10, 2]
+    assert view.get().tolist() == [10, 2]
+    graph.launch()                         # the same work on the same memory, with a[1] == 10
+    assert b.get().tolist() == [1, 21, 5] and acc.get().tolist() == [2, 24, 10]
+
+
+def test_capture_records_kernels_uploads_scatters_and_copies():
+    kernel = cp.RawModule(code="typedef float T;\n" + _KERNEL).get_function("twice")
+    host = fakecupy.cupyx.empty_pinned(3, np.float32)
+    host[...] = [1, 2, 3]
+    x, y = cp.zeros(3, np.float32), cp.zeros(3, np.float32)
+    hist = cp.zeros(2, np.float32)
+    stream = cp.cuda.Stream(non_blocking=True)
+
+    def step():
+        x.set(host, stream=stream)         # reads the pinned buffer at every replay
+        kernel((1,), (3,), (x, y, np.int32(3)))
+        cp.add.at(hist, cp.asarray(np.array([0, 1, 1])), x[:3])
+        return cp.array(y, copy=True), cp.asarray(np.float32(7))
+    with stream:
+        stream.begin_capture()
+        assert stream.is_capturing()
+        try:
+            copy_, const = step()
+        finally:
+            graph = stream.end_capture()
+    assert not stream.is_capturing()
+    assert y.get().tolist() == [0, 0, 0] and np.isnan(copy_._a).all() and np.isnan(const._a)
+    graph.launch()
+    assert copy_.get().tolist() == [2, 4, 6] and const.item() == 7
+    assert hist.get().tolist() == [1, 5]
+    host[...] = [5, 6, 7]
+    graph.launch()
+    assert y.get().tolist() == [10, 12, 14] and copy_.get().tolist() == [10, 12, 14]
+    assert hist.get().tolist() == [6, 18]
+
+
+@pytest.mark.parametrize("read", [
+    lambda a: a.item(), lambda a: float(a[0]), lambda a: int(a[0]), lambda a: bool(a[0]),
+    lambda a: a.get(), lambda a: cp.asnumpy(a), lambda a: a.tolist(), lambda a: repr(a),
+    lambda a: f"{a[0]:.2f}", lambda a: a[a > 0], lambda a: cp.nonzero(a), lambda a: a.nonzero(),
+    lambda a: cp.cuda.Device().synchronize(), lambda a: cp.cuda.get_current_stream().synchronize(),
+    lambda a: a.set(np.zeros(3)),             # a synchronous copy (no stream=)
+    lambda a: range(10)[a[0].astype(np.int64)],
+])
+def test_host_reads_inside_a_capture_raise(read):
+    a = _gpu(3)
+    with pytest.raises(fakecupy.CUDARuntimeError, match="cudaErrorStreamCaptureUnsupported"):
+        _capture(lambda: read(a))
+    assert a.get().tolist() == [0, 1, 2]   # and the capture ended: reads work again
+
+
+def test_capture_state_errors():
+    s = cp.cuda.Stream()
+    with pytest.raises(fakecupy.CUDARuntimeError, match="not capturing"):
+        s.end_capture()
+    s.begin_capture()
+    try:
+        with pytest.raises(fakecupy.CUDARuntimeError, match="capturing already"):
+            cp.cuda.Stream().begin_capture()
+    finally:
+        s.end_capture()
+    other = _gpu(2)
+
+    def elsewhere():                           # work on another stream runs at once
+        nonlocal other
+        with cp.cuda.Stream.null:
+            other += 1
+    graph, _ = _capture(elsewhere)
+    assert other.get().tolist() == [1, 2] and graph._ops == []

@@ -52,7 +52,12 @@ class _HostToDevice:
 
 
 def _synchronize(xp):
-    if xp is not np:
+    """Wait until no queued upload still reads the pinned buffers. Inside a CUDA-graph
+    capture there is nothing to wait for (``narae.compile`` synchronises before capturing,
+    and uploads queued during the capture are recorded, not run), and synchronising the
+    capturing stream is an error that invalidates the capture."""
+    cap = capture.active()
+    if xp is not np and (cap is None or cap.device != "cuda"):
         _load_cupy().cuda.get_current_stream().synchronize()
 
 

@@ -16,8 +16,9 @@ NumPy memory behind CuPy's interface, refusing what CuPy refuses -- NumPy arrays
 device operations, implicit ``np.asarray(gpu_array)``, host arrays assigned into device slices
 -- and running the hand-written kernels in the CPU emulator. It finds the host/device mistakes
 a CPU run cannot see; cross-device tests run (fake cuda and cpu are different devices to
-narae). Tests that need real CUDA (graph capture, memory statistics) ask for the ``real_gpu``
-fixture and skip in this mode:
+narae). CUDA-graph capture is emulated (work recorded, not run, until a replay; host reads
+raise), so ``narae.compile``'s tests run too. Tests that need real CUDA (memory statistics)
+ask for the ``real_gpu`` fixture and skip in this mode:
 
     NARAE_GPU_TEST_DEVICE=fake python -m pytest -q -m gpu tests/gpu tests/amp
 """
@@ -78,11 +79,11 @@ def cross_device():
 
 @pytest.fixture
 def real_gpu():
-    """For tests that need real CUDA (graph capture, memory statistics): skipped with the fake
-    CuPy (a dry run runs them on the CPU as before)."""
+    """For tests that need real CUDA (memory statistics): skipped with the fake CuPy, whose
+    pool reports zeros (a dry run runs them on the CPU as before)."""
     if FAKE:
-        pytest.skip(f"NARAE_GPU_TEST_DEVICE={MODE}: needs real CUDA (graph capture, memory "
-                    "statistics), which the fake CuPy does not emulate")
+        pytest.skip(f"NARAE_GPU_TEST_DEVICE={MODE}: needs real CUDA (memory statistics), "
+                    "which the fake CuPy does not emulate")
     return DEVICE
 
 

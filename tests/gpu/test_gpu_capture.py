@@ -43,7 +43,7 @@ def _batches(device, n=8, batch=16):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_captured_steps_equal_eager_steps(kind, device, real_gpu):
+def test_captured_steps_equal_eager_steps(kind, device):
     eager_model, _, eager_step = _model_and_step(device, kind)
     comp_model, _, step = _model_and_step(device, kind)
     compiled = nr.compile(step, warmup=2)
@@ -57,7 +57,7 @@ def test_captured_steps_equal_eager_steps(kind, device, real_gpu):
         np.testing.assert_allclose(_numpy(q), _numpy(p), rtol=1e-5, atol=1e-6, err_msg=k)
 
 
-def test_replay_sees_lr_scheduler(device, real_gpu):
+def test_replay_sees_lr_scheduler(device):
     eager_model, eager_opt, eager_step = _model_and_step(device, "mlp")
     comp_model, comp_opt, step = _model_and_step(device, "mlp")
     compiled = nr.compile(step, warmup=1)
@@ -71,7 +71,7 @@ def test_replay_sees_lr_scheduler(device, real_gpu):
         np.testing.assert_allclose(_numpy(q), _numpy(p), rtol=1e-5, atol=1e-6)
 
 
-def test_new_shape_makes_a_new_graph(device, cross_device, real_gpu):
+def test_new_shape_makes_a_new_graph(device, cross_device):
     _, _, step = _model_and_step(device, "mlp")
     compiled = nr.compile(step, warmup=1, max_graphs=2)
     for batch in (16, 16, 8, 8, 16):
@@ -89,6 +89,61 @@ def test_item_inside_capture_raises(device, cross_device):
     x = nr.ones(3, device=device)
     with pytest.raises(RuntimeError, match="Tensor.item"):
         compiled(x)
+
+
+def test_dropout_masks_change_between_replays_and_training_proceeds(device):
+    nr.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.Dropout(0.5), nn.ReLU(),
+                          nn.Linear(64, 10)).to(device)
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def train_step(x, y):
+        opt.zero_grad()
+        h = model[2](model[1](model[0](x)))          # dropout's output: zeros where dropped
+        loss = F.cross_entropy(model[4](model[3](h)), y)
+        loss.backward()
+        opt.step()
+        return loss, h
+    compiled = nr.compile(train_step, warmup=2)
+    x, y = _batches(device, 1, 32)[0]
+    losses, masks = [], []
+    for _ in range(12):
+        loss, h = compiled(x, y)
+        losses.append(loss.item())
+        masks.append(_numpy(h) == 0)
+    if device != "cpu":
+        assert len(compiled.graphs) == 1
+    replays = masks[2:]                                 # calls 3..12: capture, then replays
+    for i in range(1, len(replays)):
+        assert (replays[i] != replays[i - 1]).any(), f"replay {i} reused the previous mask"
+    assert all(0.35 < m.mean() < 0.65 for m in replays)
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-3:]) < 0.8 * losses[0], losses
+
+
+def test_host_read_inside_capture_raises_at_capture(device, cross_device):
+    """The first (checked) call and the warm-up pass; the capture itself raises."""
+    def reader(read):
+        calls = []
+
+        def fn(x):
+            calls.append(1)
+            y = x * 2
+            if len(calls) > 1:
+                read(y)
+            return y
+        return nr.compile(fn, warmup=2)
+    x = nr.ones(3, device=device)
+    for read, message in [(lambda y: y.sum().item(), "Tensor.item"),           # narae's check
+                          (lambda y: y._data.sum().item(),                     # CUDA's
+                           "cudaErrorStreamCapture|operation not permitted when stream")]:
+        compiled = reader(read)
+        compiled(x)
+        compiled(x)
+        with pytest.raises(RuntimeError, match="capturing fn failed") as err:
+            compiled(x)
+        assert err.match(message)
+        assert not compiled.graphs
 
 
 def test_memory_stats(cross_device, real_gpu):
