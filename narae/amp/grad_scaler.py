@@ -5,8 +5,12 @@ them into range; the float32 gradients are divided by it again before the optimi
 When a step's gradients hold inf/NaN the scale was too large: the step is skipped and the
 scale shrinks (``backoff_factor``); after ``growth_interval`` clean steps it grows again.
 
-The scale is kept as a Python float holding a float32 value and updated with torch's float32
-arithmetic, so scale trajectories match torch's exactly.
+On the CPU the scale is kept as a Python float holding a float32 value and updated with
+torch's float32 arithmetic, so scale trajectories match torch's exactly. On the GPU the scale,
+the growth tracker and the inf flags live in device memory and are updated by device ops
+("device mode"), and optimizers with a fused update take the inf flag as an argument and skip
+the step on the device: nothing reads back to the host, so a whole float16 training step,
+loss scaling included, can be captured by ``narae.compile``.
 """
 import warnings
 from collections import abc, defaultdict
@@ -65,6 +69,43 @@ class GradScaler:
         self._init_growth_tracker = 0
         self._growth_tracker = None   # clean steps since the last change of scale
         self._per_optimizer_states = defaultdict(_fresh_state)
+        self._dev = None              # device mode: (xp, scale 0-d f32, growth tracker 0-d i32)
+
+    # -- device mode ----------------------------------------------------------------------
+    def _start_device_mode(self, xp):
+        scale = self._init_scale if self._scale is None else self._scale
+        tracker = self._init_growth_tracker if self._growth_tracker is None else \
+            self._growth_tracker
+        self._dev = (xp, xp.asarray(scale, dtype=np.float32), xp.asarray(tracker, np.int32))
+
+    def _unscale_on_device(self, optimizer):
+        """In place ``g *= 1 / scale`` and a device flag (0-d float32) of any inf/NaN."""
+        xp, scale, _ = self._dev
+        inv = (1.0 / scale.astype(np.float64)).astype(np.float32)
+        found = xp.zeros((), np.float32)
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if g._data.dtype == np.float16:
+                    raise ValueError("Attempting to unscale FP16 gradients.")
+                bad = xp.logical_not(xp.isfinite(g._data)).any().astype(np.float32)
+                xp.maximum(found, bad, out=found)
+                g._data *= inv.astype(g._data.dtype)
+                g._version[0] += 1
+        return found
+
+    def _update_on_device(self, found):
+        xp, scale, tracker = self._dev
+        clean = tracker + 1
+        grow = xp.logical_and(found == 0, clean == self._growth_interval)
+        grown = scale * np.float32(self._growth_factor)
+        grown = xp.where(xp.isfinite(grown), grown, scale)
+        new = xp.where(found != 0, scale * np.float32(self._backoff_factor),
+                       xp.where(grow, grown, scale))
+        scale[...] = new.astype(np.float32)
+        tracker[...] = xp.where(xp.logical_or(found != 0, grow), 0, clean).astype(np.int32)
 
     # -- scaling the loss -----------------------------------------------------------------
     def scale(self, outputs):
@@ -75,6 +116,11 @@ class GradScaler:
             self._scale = _f32(self._init_scale)
             self._growth_tracker = self._init_growth_tracker
         if isinstance(outputs, Tensor):
+            xp = get_array_module(outputs._data)
+            if self._dev is None and xp is not np:
+                self._start_device_mode(xp)
+            if self._dev is not None:
+                return outputs * Tensor(self._dev[1])
             return outputs * self._scale_tensor(outputs)
         if isinstance(outputs, abc.Iterable):
             scaled = map(self.scale, outputs)
@@ -106,6 +152,10 @@ class GradScaler:
                                "the last update().")
         if state["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
+        if self._dev is not None:
+            state["found_inf"] = self._unscale_on_device(optimizer)
+            state["stage"] = _UNSCALED
+            return
         inv_scale = _f32(1.0 / np.float64(self._scale))  # torch: double reciprocal, as float
         found = None  # stays None when the optimizer has no gradients at all
         for group in optimizer.param_groups:
@@ -136,7 +186,10 @@ class GradScaler:
         if state["found_inf"] is None:
             raise RuntimeError("No inf checks were recorded for this optimizer.")
         retval = None
-        if not state["found_inf"]:
+        if self._dev is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
+            # the optimizer skips on the device when the flag is set: no host read
+            retval = optimizer.step(*args, found_inf=state["found_inf"], **kwargs)
+        elif not state["found_inf"]:
             retval = optimizer.step(*args, **kwargs)
         state["stage"] = _STEPPED
         return retval
@@ -155,6 +208,17 @@ class GradScaler:
                                      "requires_grad=False.")
                 new_scale = new_scale.item()
             self._scale = _f32(new_scale)
+            if self._dev is not None:
+                self._dev[1][...] = self._scale
+        elif self._dev is not None:
+            found = [s["found_inf"] for s in self._per_optimizer_states.values()
+                     if s["found_inf"] is not None]
+            if not found:
+                raise RuntimeError("No inf checks were recorded prior to update.")
+            total = found[0]
+            for f in found[1:]:
+                total = total + f
+            self._update_on_device(total)
         else:
             found = [s["found_inf"] for s in self._per_optimizer_states.values()
                      if s["found_inf"] is not None]
@@ -178,6 +242,8 @@ class GradScaler:
     def get_scale(self):
         if not self._enabled:
             return 1.0
+        if self._dev is not None:
+            return float(self._dev[1])          # a host read: not inside a captured step
         return self._init_scale if self._scale is None else self._scale
 
     def get_growth_factor(self):
@@ -201,6 +267,8 @@ class GradScaler:
     def _get_growth_tracker(self):
         if not self._enabled:
             return 0
+        if self._dev is not None:
+            return int(self._dev[2])
         return self._init_growth_tracker if self._growth_tracker is None else \
             self._growth_tracker
 
@@ -224,6 +292,9 @@ class GradScaler:
         self._init_scale = float(state_dict["scale"])
         if self._scale is not None:
             self._scale = _f32(state_dict["scale"])
+        if self._dev is not None:
+            self._dev[1][...] = _f32(state_dict["scale"])
+            self._dev[2][...] = int(state_dict["_growth_tracker"])
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])

@@ -17,7 +17,7 @@ from ..backend.arrays import _load_cupy
 from ..tensor import Tensor
 
 __all__ = ["fused_available", "FusedPartition", "partitions", "launch", "host_step",
-           "contiguous_grad"]
+           "contiguous_grad", "flag", "skip_on_host"]
 
 _MAX_TABLES = 16
 
@@ -71,6 +71,7 @@ class FusedPartition:
         self._hyper_values = None
         self.steps = None            # float32 device array (Adam-like optimizers)
         self.step_tensors = ()
+        self.no_inf = xp.zeros(1, np.float32)   # the found_inf flag when no GradScaler runs
 
     def set_hyper(self, values, upload=True):
         """Write the hyper-parameters to the pinned buffer (waiting for in-flight copies first
@@ -115,6 +116,20 @@ class FusedPartition:
 
 def launch(part, kernel, n, args):
     kernels.launch_1d("optim", kernel, part.dtype, n, args)
+
+
+def flag(found_inf):
+    """A GradScaler's inf flag (0-d float32 device array) as the kernels' float32[1]."""
+    a = found_inf._data if isinstance(found_inf, Tensor) else found_inf
+    return a.reshape(1).astype(np.float32, copy=False)
+
+
+def skip_on_host(found_inf):
+    """The per-tensor path reads the flag back (not capturable; fused updates do not)."""
+    if found_inf is None:
+        return False
+    a = found_inf._data if isinstance(found_inf, Tensor) else found_inf
+    return bool(float(a.reshape(()))) if a.size else False
 
 
 def host_step(step):

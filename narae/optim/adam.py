@@ -62,13 +62,18 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
+    _step_supports_amp_scaling = True   # GradScaler passes its device-side inf flag
+
     @grad_mode.no_grad()
-    def step(self, closure=None):
+    def step(self, closure=None, found_inf=None):
+        """One update; ``found_inf`` (a GradScaler's device flag) skips it when non-zero."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if self._takes_fused_path(group, params):
-                self._fused_step(group, params)
+                self._fused_step(group, params, found_inf)
+                continue
+            if mt.skip_on_host(found_inf):
                 continue
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
@@ -92,7 +97,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         return (group["lr"], beta1, beta2, group["eps"], group["weight_decay"])
 
-    def _fused_step(self, group, params):
+    def _fused_step(self, group, params, found_inf=None):
         """All of the group's tensors of one device and dtype in one kernel launch."""
         amsgrad = group["amsgrad"]
         extra = ("max_exp_avg_sq",) if amsgrad else ()
@@ -105,9 +110,10 @@ class Adam(Optimizer):
                 [s["exp_avg"]._data for s in states], [s["exp_avg_sq"]._data for s in states],
                 [s[second]._data for s in states]])
             n = len(ps)
-            mt.launch(part, "increment_steps", n, [part.steps, n])
+            flag = part.no_inf if found_inf is None else mt.flag(found_inf)
+            mt.launch(part, "increment_steps", n, [part.steps, n, flag])
             mt.launch(part, "adam_multi", total,
                       [*tables[:5], tables[5], n, total, part.steps, part.hyper.device,
-                       amsgrad, group["maximize"], group["decoupled_weight_decay"]])
+                       amsgrad, group["maximize"], group["decoupled_weight_decay"], flag])
             for p in ps:
                 p._version[0] += 1

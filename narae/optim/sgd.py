@@ -42,8 +42,11 @@ class SGD(Optimizer):
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
+    _step_supports_amp_scaling = True   # GradScaler passes its device-side inf flag
+
     @grad_mode.no_grad()
-    def step(self, closure=None):
+    def step(self, closure=None, found_inf=None):
+        """One update; ``found_inf`` (a GradScaler's device flag) skips it when non-zero."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             lr, momentum = group["lr"], group["momentum"]
@@ -52,7 +55,9 @@ class SGD(Optimizer):
             first = momentum != 0 and any("momentum_buffer" not in self.state.get(p, {})
                                           for p in params)
             if not first and self._takes_fused_path(group, params):
-                self._fused_step(group, params)
+                self._fused_step(group, params, found_inf)
+                continue
+            if mt.skip_on_host(found_inf):
                 continue
             kw = dict(lr=lr, momentum=momentum, dampening=group["dampening"],
                       weight_decay=group["weight_decay"], nesterov=group["nesterov"],
@@ -74,7 +79,7 @@ class SGD(Optimizer):
     def _hyper(group):
         return (group["lr"], group["momentum"], group["dampening"], group["weight_decay"])
 
-    def _fused_step(self, group, params):
+    def _fused_step(self, group, params, found_inf=None):
         """All of the group's tensors of one device and dtype in one kernel launch."""
         momentum = group["momentum"]
         for part, ps in self._fused_partitions(group, params, n_hyper=4):
@@ -83,6 +88,7 @@ class SGD(Optimizer):
             tables, total = part.table([datas, [mt.contiguous_grad(p) for p in ps], bufs])
             mt.launch(part, "sgd_multi", total,
                       [*tables[:3], tables[3], len(ps), total, part.hyper.device,
-                       group["nesterov"], group["maximize"]])
+                       group["nesterov"], group["maximize"],
+                       part.no_inf if found_inf is None else mt.flag(found_inf)])
             for p in ps:
                 p._version[0] += 1

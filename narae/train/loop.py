@@ -149,8 +149,9 @@ def _make_train_step(model, optimizer, loss_fn, device, clip, after_backward, am
     With ``amp`` (a dtype), forward and loss run under ``narae.autocast``; with a
     ``scaler`` (float16), the loss is scaled and the step skipped on overflowed gradients.
     Returns ``(loss, detached output, target)`` as tensors: nothing here reads a value back
-    to the host (except the scaler's overflow check), so ``narae.compile`` can capture the
-    whole step as one CUDA graph.
+    to the host (on the GPU the scaler keeps its scale and overflow flag on the device and
+    the fused optimizers skip on the device), so ``narae.compile`` can capture the whole
+    step as one CUDA graph.
     """
     def region():
         if amp is None:
@@ -185,7 +186,7 @@ def _device_type(model):
     return "cuda" if params and params[0].device.type == "cuda" else "cpu"
 
 
-def _amp_setup(amp, compile, model):
+def _amp_setup(amp, model):
     """(autocast dtype or None, GradScaler or None) for fit's ``amp`` argument."""
     if amp is None or amp is False:
         return None, None
@@ -197,10 +198,6 @@ def _amp_setup(amp, compile, model):
         raise ValueError(f"fit: amp must be float16 or bfloat16, got {amp!r}")
     if dtype.name != "float16":
         return dtype, None        # bfloat16 has float32's range: no loss scaling, as in torch
-    if compile:
-        raise ValueError("fit: compile=True with amp=float16 is not supported: the loss "
-                         "scaler reads its overflow check back to the host every step, which "
-                         "a CUDA graph cannot hold (use amp='bfloat16', or compile=False)")
     return dtype, GradScaler(_device_type(model))
 
 
@@ -251,7 +248,7 @@ def fit(model, train_data, *, loss, optimizer, epochs=1, val_data=None, metrics=
     def after_backward(l):  # eager: callbacks see the gradients before the optimizer step
         seen_loss["value"] = float(l.item())
         cbs.on_after_backward(step, {"batch_loss": seen_loss["value"], "size": n})
-    amp_dtype, scaler = _amp_setup(amp, compile, model)
+    amp_dtype, scaler = _amp_setup(amp, model)
     train_step = _make_train_step(model, optimizer, loss_fn, device, clip,
                                   None if compile else after_backward, amp_dtype, scaler)
     if compile:

@@ -15,8 +15,11 @@ __device__ __forceinline__ int narae_find_tensor(const long long* offsets, int n
     return lo;
 }
 
+// found_inf[0] != 0 (set by GradScaler on the device) skips the whole step, counters included.
+
 // steps[t] += 1 for every tensor of the group (before the update reads it).
-extern "C" __global__ void increment_steps(float* steps, int n) {
+extern "C" __global__ void increment_steps(float* steps, int n, const float* found_inf) {
+    if (found_inf[0] != 0.0f) return;
     for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < n; t += blockDim.x * gridDim.x)
         steps[t] += 1.0f;
 }
@@ -27,7 +30,8 @@ extern "C" __global__ void adam_multi(const long long* params, const long long* 
                                       const long long* max_exp_avg_sqs,
                                       const long long* offsets, int n_tensors, long long total,
                                       const float* steps, const double* hyper, int amsgrad,
-                                      int maximize, int decoupled) {
+                                      int maximize, int decoupled, const float* found_inf) {
+    if (found_inf[0] != 0.0f) return;
     const double lr = hyper[0], beta1 = hyper[1], beta2 = hyper[2], eps = hyper[3],
                  weight_decay = hyper[4];
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
@@ -67,7 +71,8 @@ extern "C" __global__ void adam_multi(const long long* params, const long long* 
 extern "C" __global__ void sgd_multi(const long long* params, const long long* grads,
                                      const long long* bufs, const long long* offsets,
                                      int n_tensors, long long total, const double* hyper,
-                                     int nesterov, int maximize) {
+                                     int nesterov, int maximize, const float* found_inf) {
+    if (found_inf[0] != 0.0f) return;
     const double lr = hyper[0], momentum = hyper[1], dampening = hyper[2],
                  weight_decay = hyper[3];
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
