@@ -32,14 +32,15 @@ indices and as the values of ``ufunc.at``; Python and NumPy scalars everywhere; 
 CUDA-graph capture (``Stream.begin_capture`` / ``end_capture`` -> ``Graph``, what
 ``narae.compile`` uses) is emulated faithfully enough to test it: while a stream captures,
 device work queued on it -- ufuncs, operators (in place too), ``cupy.*`` functions, methods,
-indexing and ``__setitem__``, ``ufunc.at``/scatters, copies, host-to-device copies (of a
-snapshot taken at capture), ``ndarray.set(host, stream=)`` (which reads the host buffer again
-at every replay) and kernel launches -- is recorded and *not run*: the memory it would write
+indexing and ``__setitem__``, ``ufunc.at``/scatters, copies, ``ndarray.set(host, stream=)``
+(an upload from a pinned buffer, which reads the host buffer again at every replay) and kernel
+launches -- is recorded and *not run*: the memory it would write
 keeps its old contents, and arrays it would produce come back poisoned (NaN, -1, ...) until
 ``Graph.launch`` replays the work, in order, on the same memory, writing into the very arrays
 returned at capture (see ``_op``). Host reads and waits inside a capture (``float()``,
 ``.item()``, ``.get()``, printing, ``__index__``, results whose size depends on values such
-as ``nonzero`` or boolean-mask indexing, ``synchronize()``, ``set()`` without a stream) raise
+as ``nonzero`` or boolean-mask indexing, ``synchronize()``, ``set()`` without a stream, and
+``cupy.asarray/array`` of host data, a host-synchronous copy from pageable memory) raise
 ``cudaErrorStreamCaptureUnsupported`` as CUDA does. Allocations are allowed (relaxed mode);
 work on a stream other than the capturing one runs at once.
 
@@ -1198,6 +1199,9 @@ def _h2d(data, dtype=None, order="K", ndmin=0):
     if keep:                                   # device arrays inside a list: device work
         return _op(lambda: np.array(data, dtype=dtype, order=order or "K", copy=True,
                                     ndmin=ndmin), keep, _new)
+    # pageable host memory: CuPy copies it with a host-synchronous cudaMemcpy, which a
+    # capture refuses (uploads from pinned buffers go through ``ndarray.set(..., stream=)``)
+    _no_host_read("copying pageable host data to the device (cupy.asarray/array)")
     arr = np.array(data, dtype=dtype, order=order or "K", copy=True, ndmin=ndmin)
     if arr.dtype.kind in "OSU":
         raise ValueError(f"Unsupported dtype {arr.dtype}")

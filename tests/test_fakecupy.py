@@ -179,13 +179,15 @@ def test_capture_records_kernels_uploads_scatters_and_copies():
     host[...] = [1, 2, 3]
     x, y = cp.zeros(3, np.float32), cp.zeros(3, np.float32)
     hist = cp.zeros(2, np.float32)
+    index = cp.asarray(np.array([0, 1, 1]))  # uploaded before: pageable copies cannot be captured
+    seven = cp.asarray(np.float32(7))
     stream = cp.cuda.Stream(non_blocking=True)
 
     def step():
         x.set(host, stream=stream)         # reads the pinned buffer at every replay
         kernel((1,), (3,), (x, y, np.int32(3)))
-        cp.add.at(hist, cp.asarray(np.array([0, 1, 1])), x[:3])
-        return cp.array(y, copy=True), cp.asarray(np.float32(7))
+        cp.add.at(hist, index, x[:3])
+        return cp.array(y, copy=True), seven * 1
     with stream:
         stream.begin_capture()
         assert stream.is_capturing()
@@ -210,6 +212,7 @@ def test_capture_records_kernels_uploads_scatters_and_copies():
     lambda a: f"{a[0]:.2f}", lambda a: a[a > 0], lambda a: cp.nonzero(a), lambda a: a.nonzero(),
     lambda a: cp.cuda.Device().synchronize(), lambda a: cp.cuda.get_current_stream().synchronize(),
     lambda a: a.set(np.zeros(3)),             # a synchronous copy (no stream=)
+    lambda a: cp.asarray(np.zeros(3)),        # a copy from pageable host memory
     lambda a: range(10)[a[0].astype(np.int64)],
 ])
 def test_host_reads_inside_a_capture_raise(read):

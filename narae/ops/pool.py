@@ -18,8 +18,11 @@ index, and the Functions built from it stay on the kernels whatever the mode lat
 """
 import math
 
+import numpy as np
+
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module, kernels
+from ..backend.constants import cached_constant
 from ..backend.kernels import pool_ops
 from .shape import reshape
 from .resize import _Resample
@@ -444,11 +447,14 @@ def _adaptive_size(name, nd, input, output_size):
 
 
 def _adaptive_resample_args(xp, n, out, dtype):
-    wins = _adaptive_windows(n, out)
-    taps = max(e - s for s, e in wins)
-    idx = [[min(s + t, e - 1) for t in range(taps)] for s, e in wins]
-    wts = [[1.0 / (e - s) if s + t < e else 0.0 for t in range(taps)] for s, e in wins]
-    return xp.asarray(idx, dtype=xp.int64), xp.asarray(wts, dtype=dtype)
+    """Gather indices and weights of the adaptive windows, made once per device and size."""
+    def make():
+        wins = _adaptive_windows(n, out)
+        taps = max(e - s for s, e in wins)
+        idx = [[min(s + t, e - 1) for t in range(taps)] for s, e in wins]
+        wts = [[1.0 / (e - s) if s + t < e else 0.0 for t in range(taps)] for s, e in wins]
+        return np.asarray(idx, dtype=np.int64), np.asarray(wts, dtype=dtype)
+    return cached_constant(xp, ("adaptive_pool", n, out, np.dtype(dtype).str), make)
 
 
 def _adaptive_avg_poolnd(name, nd, input, output_size):
