@@ -6,7 +6,8 @@ so ``narae.manual_seed`` makes every draw reproducible.
 import numpy as np
 
 from . import _dtype
-from .backend import as_device, to_device, get_array_module
+from .backend import as_device, to_device, get_array_module, gpu_available
+from .backend.arrays import _load_cupy
 from .random import default_generator
 from .backend import capture as _capture
 from .tensor import Tensor, register_methods
@@ -113,29 +114,39 @@ def _np_dtype(dtype):
     return (_dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()).np
 
 
-def _filled(fill, size, dtype, device, requires_grad):
-    arr = np.full(size, fill, dtype=_np_dtype(dtype))
-    return _make(arr, None, device, requires_grad)
+def _filled(make, device, requires_grad):
+    """``make(xp)`` built on ``device`` itself: a GPU array is filled there by a kernel (no
+    host copy to wait for, and it can be recorded in a CUDA graph)."""
+    dev = as_device(device) if device is not None else None
+    if dev is not None and dev.type == "cuda":
+        cp = _load_cupy()
+        if cp is not None and gpu_available():
+            with cp.cuda.Device(dev.index):
+                return _make(make(cp), None, None, requires_grad)
+    return _make(make(np), None, device, requires_grad)   # (to_device explains a missing GPU)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.zeros(_size(size), _np_dtype(dtype)), None, device, requires_grad)
+    shape, dt = _size(size), _np_dtype(dtype)
+    return _filled(lambda xp: xp.zeros(shape, dt), device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.ones(_size(size), _np_dtype(dtype)), None, device, requires_grad)
+    shape, dt = _size(size), _np_dtype(dtype)
+    return _filled(lambda xp: xp.ones(shape, dt), device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.empty(_size(size), _np_dtype(dtype)), None, device, requires_grad)
+    shape, dt = _size(size), _np_dtype(dtype)
+    return _filled(lambda xp: xp.empty(shape, dt), device, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = _dtype.bool if isinstance(fill_value, bool) else \
             _dtype.int64 if isinstance(fill_value, int) else _dtype.get_default_dtype()
-    return _make(np.full(_size((size,)), fill_value, _dtype.to_dtype(dtype).np), None, device,
-                 requires_grad)
+    shape, dt = _size((size,)), _dtype.to_dtype(dtype).np
+    return _filled(lambda xp: xp.full(shape, fill_value, dt), device, requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):

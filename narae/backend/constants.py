@@ -7,7 +7,7 @@ Callers must treat the arrays as read-only.
 """
 import numpy as np
 
-__all__ = ["cached_constant"]
+__all__ = ["cached_constant", "scalar"]
 
 _cache = {}
 _MAX = 256
@@ -27,3 +27,12 @@ def cached_constant(xp, key, make):
             _cache.clear()
         hit = _cache[full] = made
     return hit
+
+
+def scalar(xp, value, dtype):
+    """A 0-d array holding ``value``. On the GPU it is filled by a kernel that takes the value
+    as an argument -- ``cupy.asarray(value)`` would copy it from pageable host memory, which
+    is slower and cannot be recorded in a CUDA graph."""
+    if xp is np:
+        return np.asarray(value, dtype=dtype)
+    return xp.full((), value, dtype=dtype)

@@ -9,6 +9,7 @@ import numpy as np
 from .. import _dtype
 from ..tensor import Tensor
 from ..backend import get_array_module
+from ..backend.constants import scalar
 
 __all__ = ["as_tensor_like", "binary_operands", "normalize_dim", "normalize_dims"]
 
@@ -29,7 +30,7 @@ def as_tensor_like(value, like):
         return value
     xp = get_array_module(like._data)
     if isinstance(value, (int, float, bool, np.number, np.bool_)):
-        return Tensor(xp.asarray(value, dtype=_scalar_dtype(value)))
+        return Tensor(scalar(xp, value, _scalar_dtype(value)))
     arr = xp.asarray(value)
     if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
         arr = arr.astype(_dtype.get_default_dtype().np)
@@ -57,13 +58,13 @@ def binary_operands(a, b):
         if isinstance(b, Tensor) and isinstance(a, (float, int)) and type(a) is not bool \
                 and _dtype.is_floating(b._data.dtype):
             xp = get_array_module(b._data)
-            return Tensor(xp.asarray(a, dtype=b._data.dtype)), b
+            return Tensor(scalar(xp, a, b._data.dtype)), b
         a = as_tensor_like(a, b)
     if not isinstance(b, Tensor):
         if isinstance(b, (float, int)) and type(b) is not bool and \
                 _dtype.is_floating(a._data.dtype):
             xp = get_array_module(a._data)
-            return a, Tensor(xp.asarray(b, dtype=a._data.dtype))
+            return a, Tensor(scalar(xp, b, a._data.dtype))
         b = as_tensor_like(b, a)
     if a._data.dtype != b._data.dtype:
         dt = result_dtype(a._data, b._data)

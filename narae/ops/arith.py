@@ -6,6 +6,7 @@ from .._dtype import is_floating
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..backend.constants import scalar
 from ..backend.arrays import raise_if_mixed_devices
 from ..tensor import Tensor, register_methods
 from ._operands import binary_operands, as_tensor_like
@@ -106,7 +107,7 @@ class RPowScalar(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        return xp.power(xp.asarray(self.base, dtype=x.dtype), x)
+        return xp.power(scalar(xp, self.base, x.dtype), x)
 
     def backward(self, gy):
         import math

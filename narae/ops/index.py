@@ -17,6 +17,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..autograd.sparse import SparseGrad
 from ..backend import get_array_module, device_of
+from ..backend.constants import scalar
 from ..backend.arrays import DeviceMismatchError
 from ..tensor import Tensor, register_methods
 from ._operands import normalize_dim
@@ -230,7 +231,8 @@ def setitem(self, key, value):
         if isinstance(value, Tensor):
             v = value if value._data.dtype == dtype else value.to(self.dtype)
         else:
-            v = Tensor(xp.asarray(value, dtype=dtype))
+            v = Tensor(scalar(xp, value, dtype) if isinstance(value, (int, float, bool))
+                       else xp.asarray(value, dtype=dtype))
         self._check_inplace()
         try:
             out = SetItem(key, advanced)(self._previous(), v)

@@ -19,6 +19,7 @@ from .._dtype import is_floating
 from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
 from ..backend import capture, get_array_module
+from ..backend.constants import scalar
 from ..backend.arrays import check_same_device
 from ..backend.kernels import softmax_ce_ops as _rows
 from ..tensor import Tensor
@@ -70,6 +71,8 @@ def _as_tensor(value, like):
     if isinstance(value, Tensor):
         return value
     xp = get_array_module(like._data)
+    if isinstance(value, (int, float, np.number)):
+        return Tensor(scalar(xp, value, like._data.dtype))
     return Tensor(xp.asarray(value, dtype=like._data.dtype))
 
 
@@ -224,6 +227,8 @@ def _reduce_weighted(loss, reduction, denominator):
     if reduction == "sum":
         return total
     xp = get_array_module(loss._data)
+    if isinstance(denominator, (int, float, np.number)):
+        return total / Tensor(scalar(xp, denominator, loss._data.dtype))
     return total / Tensor(xp.asarray(denominator, dtype=loss._data.dtype))
 
 
@@ -365,7 +370,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"that is different to the input shape {tuple(input.shape)} is not "
                          "supported; please ensure they have the same size")
     x = input._data
-    if x.size and bool(((x < 0) | (x > 1)).any()):
+    if x.size and capture.can_read_back() and bool(((x < 0) | (x > 1)).any()):
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
     loss = BinaryCrossEntropy()(input, target.to(input.dtype))
     if weight is not None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module, kernels
-from ..backend.constants import cached_constant
+from ..backend.constants import cached_constant, scalar
 from ..backend.kernels import pool_ops
 from .shape import reshape
 from .resize import _Resample
@@ -386,13 +386,15 @@ def _avg_poolnd(name, nd, input, kernel_size, stride, padding, ceil_mode, count_
     if divisor_override is not None:
         if divisor_override == 0:
             raise ValueError(f"{name}: divisor_override must be non-zero")
-        inv = xp.asarray(1.0 / divisor_override, dtype=x._data.dtype)
+        inv = scalar(xp, 1.0 / divisor_override, x._data.dtype)
     else:
         (H, W), (Ho, Wo) = geom.in_hw, geom.out_hw
         (kh, kw), (sh, sw) = geom.kernel, geom.stride
         dh = _avg_divisors(H, Ho, kh, sh, geom.pad[0], count_include_pad)
         dw = _avg_divisors(W, Wo, kw, sw, geom.pad[2], count_include_pad)
-        inv = xp.asarray([[[1.0 / (a * b)] for b in dw] for a in dh], dtype=x._data.dtype)
+        inv = cached_constant(
+            xp, ("avg_pool", tuple(dh), tuple(dw), np.dtype(x._data.dtype).str),
+            lambda: np.asarray([[[1.0 / (a * b)] for b in dw] for a in dh], x._data.dtype))
     return _restore(nd, input, _AvgPool(geom, inv)(x))
 
 

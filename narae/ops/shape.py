@@ -12,6 +12,7 @@ import numpy as np
 from .._dtype import promote_types
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..backend.constants import cached_constant
 from ..tensor import Tensor, register_methods
 from ._operands import normalize_dim, normalize_dims
 
@@ -621,7 +622,9 @@ def pad(input, pad, mode="constant", value=None):
     for d, (l, r) in enumerate(pairs):
         if l == r == 0:
             continue
-        idx = xp.asarray(_pad_index(input.shape[d], l, r, mode, d, input.shape))
+        idx = cached_constant(xp, ("pad", input.shape[d], l, r, mode),
+                              lambda d=d, l=l, r=r: np.asarray(
+                                  _pad_index(input.shape[d], l, r, mode, d, input.shape)))
         out = GetItem((slice(None),) * d + (idx,), True)(out)
     return out
 

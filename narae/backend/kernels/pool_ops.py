@@ -20,7 +20,7 @@ def _geometry(in_hw, out_hw, kernel, stride, pad, dilation):
 
 def _divisors(xp, inv, out_hw, dtype):
     """1/divisor per output position as the contiguous (Ho, Wo) array the kernels read."""
-    inv = xp.asarray(inv, dtype=dtype)
+    inv = inv.astype(dtype, copy=False) if hasattr(inv, "astype") else xp.asarray(inv, dtype)
     inv = inv.reshape(()) if inv.size == 1 else inv.reshape(tuple(out_hw))
     return xp.ascontiguousarray(xp.broadcast_to(inv, tuple(out_hw)))
 
