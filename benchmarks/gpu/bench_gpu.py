@@ -151,8 +151,10 @@ def _loss_fn(lib_F, kind):
     return lib_F.cross_entropy
 
 
-def build(workload, device):
-    """(ours_step, theirs_step): one full training step each, same weights, same batch."""
+def build(workload, device, amp=False):
+    """(ours_step, theirs_step): one full training step each, same weights, same batch.
+    With ``amp`` both run forward and loss under float16 autocast and scale the loss with a
+    GradScaler (torch.amp's and narae.amp's), the float32 weights updated as usual."""
     import torch
     import narae as nr
     import narae.nn.functional
@@ -172,6 +174,30 @@ def build(workload, device):
     opt_o = make_opt(nr.optim, ours.parameters())
     opt_t = make_opt(torch.optim, theirs.parameters())
     loss_o, loss_t = _loss_fn(nr.nn.functional, kind), _loss_fn(torch.nn.functional, kind)
+
+    if amp:
+        dev_type = "cuda" if device != "cpu" else "cpu"
+        scaler_o = nr.amp.GradScaler(dev_type)
+        scaler_t = torch.amp.GradScaler(dev_type)
+
+        def ours_step():
+            opt_o.zero_grad()
+            with nr.autocast(dev_type, dtype=nr.float16):
+                loss = loss_o(ours(xo), yo)
+            scaler_o.scale(loss).backward()
+            scaler_o.step(opt_o)
+            scaler_o.update()
+            return loss
+
+        def theirs_step():
+            opt_t.zero_grad(set_to_none=True)
+            with torch.autocast(dev_type, dtype=torch.float16):
+                loss = loss_t(theirs(xt), yt)
+            scaler_t.scale(loss).backward()
+            scaler_t.step(opt_t)
+            scaler_t.update()
+            return loss
+        return ours_step, theirs_step
 
     def ours_step():
         opt_o.zero_grad()
@@ -294,7 +320,9 @@ def run(workload, device, args):
     if args.dry_run_cpu:
         batch = min(batch, 8)
         workload = workload[:2] + (batch,) + workload[3:]
-    ours, theirs = build(workload, device)
+    ours, theirs = build(workload, device, amp=args.amp)
+    if args.amp:
+        name += " [fp16 amp]"
     sync = Sync(device)
     check_lockstep(ours, theirs, name)
     t_o, t_t = compare(ours, theirs, sync, args.rounds, args.warmup,
@@ -364,6 +392,8 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--no-compile", dest="compile", action="store_false",
                    help="skip the captured (narae.compile) measurement")
+    p.add_argument("--amp", action="store_true",
+                   help="both libraries under float16 autocast with loss scaling")
     p.add_argument("--strict-fp32", action="store_true",
                    help="turn off torch's TF32 convolutions (cuBLAS/CuPy GEMMs are fp32)")
     p.add_argument("--dry-run-cpu", action="store_true",
