@@ -1,17 +1,23 @@
 """Dropout: elementwise (``dropout``), per channel (``dropout1d/2d/3d``) and the SELU-preserving
 ``alpha_dropout`` / ``feature_alpha_dropout``.
 
-Masks are drawn from ``narae.random.default_generator`` on the CPU and moved to the input's
-device, so ``narae.manual_seed`` makes them reproducible on any device.
+Masks come from ``narae.random.default_generator``: drawn by NumPy on the CPU, and on the GPU
+drawn on the device from a seed the generator gives (no host draw, no copy), so
+``narae.manual_seed`` makes them reproducible on each device.
 """
 import warnings
 
+import numpy as np
+
 from ..autograd.function import Function, ShapeError
 from ..backend import capture, get_array_module, kernels, to_device, device_of
+from ..backend.constants import cached_constant
 from ..random import default_generator
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
            "feature_alpha_dropout"]
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # SELU's negative saturation value -scale * alpha: alpha dropout sets dropped units to it
 _SELU_NEG = -1.7580993408473766
@@ -41,30 +47,36 @@ def _check_p(p):
 
 
 def keep_mask(shape, p, like):
-    """A float mask of ``shape`` (1 with probability 1 - p, else 0) in ``like``'s dtype, drawn
-    from the default generator on the CPU and moved to ``like``'s device.
+    """A float mask of ``shape`` (1 with probability 1 - p, else 0) in ``like``'s dtype.
 
-    Inside a CUDA-graph capture (``narae.compile``) the mask is drawn on the device instead,
-    from a seed taken from the default generator at capture and a device-side counter, so
-    every replay gets a fresh mask."""
+    On the CPU it is drawn from the default generator. On the GPU it is drawn on the device
+    by a counter-based hash of (seed, element), the seed taken from the default generator:
+    no host draw and no copy, and ``narae.manual_seed`` still makes it reproducible (the
+    masks differ from the CPU's for the same seed). Inside a CUDA-graph capture
+    (``narae.compile``) a device-side counter is added, so every replay gets a fresh mask."""
     cap = capture.active()
     if cap is not None and cap.device == "cuda":
-        return _device_keep_mask(cap, shape, p, like)
+        return _device_keep_mask(cap, shape, p, like, cap.rng_offset)
+    xp = get_array_module(like)
+    if xp is not np and kernels.use_kernels(xp) and like.dtype in _KERNEL_DTYPES:
+        zero = cached_constant(xp, "dropout_offset", lambda: np.zeros(1, np.int64))
+        return _device_keep_mask(None, shape, p, like, zero)
     draws = default_generator.rng.random(shape, dtype="float32" if like.dtype.itemsize <= 4
                                          else "float64")
     mask = (draws >= p).astype(like.dtype)
     return to_device(mask, device_of(like))
 
 
-def _device_keep_mask(cap, shape, p, like):
+def _device_keep_mask(cap, shape, p, like, offset):
     xp = get_array_module(like)
-    if cap.rng_offset is None:
+    if offset is None:
         raise RuntimeError("narae.compile: no device random counter in this capture")
     out = xp.empty(shape, like.dtype)
     n = out.size
     seed = int(default_generator.rng.integers(0, 2 ** 63))
-    kernels.launch_1d("random", "keep_mask", like.dtype, n, [out, n, seed, cap.rng_offset, p])
-    kernels.launch("random", "advance_offset", like.dtype, 1, 1, [cap.rng_offset, n])
+    kernels.launch_1d("random", "keep_mask", like.dtype, n, [out, n, seed, offset, p])
+    if cap is not None:   # a graph replays with the same seed: advance the counter instead
+        kernels.launch("random", "advance_offset", like.dtype, 1, 1, [offset, n])
     return out
 
 
