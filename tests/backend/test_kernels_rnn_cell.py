@@ -2,7 +2,6 @@
 emulator: the sequence wrappers against a torch reference of the recurrence, then the fused
 sequence op and nn.LSTM / nn.GRU under ``kernels.emulate()`` against torch and gradcheck."""
 import shutil
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -20,19 +19,6 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the emulato
 T, B, I, H = 4, 3, 2, 3
 RNG = np.random.default_rng(11)
 LENGTHS = np.array([4, 2, 1])
-
-
-@pytest.fixture
-def launches(monkeypatch):
-    """Counts the cell kernels launched (proof that the kernel path ran)."""
-    seen = Counter()
-
-    def spy(module, kernel, *args):
-        seen[kernel] += 1
-        return launch(module, kernel, *args)
-    launch = cells.launch_1d
-    monkeypatch.setattr(cells, "launch_1d", spy)
-    return seen
 
 
 def _mask(masked):
