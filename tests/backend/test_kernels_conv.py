@@ -14,6 +14,7 @@ import narae.nn.functional as F
 from narae.backend.kernels import im2col_ops
 from narae.ops import conv
 from helpers import check, randn
+from ops import test_conv as op_tests
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the emulator needs g++")
 
@@ -117,22 +118,10 @@ def test_col2im_writes_into_out_and_accepts_grouped_columns():
 
 
 # --- the ops on the kernel path ----------------------------------------------------------
-CONV2D_CASES = [
-    ((2, 3, 6, 5), (4, 3, 3, 3), {}),
-    ((2, 3, 6, 5), (4, 3, 3, 2), dict(stride=2, padding=1)),
-    ((1, 2, 7, 7), (3, 2, 3, 3), dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1))),
-    ((2, 4, 5, 5), (6, 2, 3, 3), dict(padding=1, groups=2)),
-    ((2, 4, 5, 6), (4, 1, 3, 3), dict(padding=1, groups=4)),           # depthwise
-    ((2, 3, 5, 6), (4, 3, 2, 4), dict(padding="same")),                # even kernel, same
-    ((2, 3, 4, 4), (5, 3, 1, 1), {}),                                   # 1x1
-    ((2, 2, 5, 6), (3, 2, 3, 3), dict(stride=3, padding=2)),            # stride > kernel
-]
-
-
-@pytest.mark.parametrize("xs,ws,kw", CONV2D_CASES)
+# The op tests of tests/ops/test_conv.py, run on the kernel path.
+@pytest.mark.parametrize("xs,ws,kw", op_tests.CONV2D_CASES)
 def test_conv2d(emulate, launches, xs, ws, kw):
-    check(lambda m, x, w, b: _f(m).conv2d(x, w, b, **kw), randn(*xs), randn(*ws), randn(ws[0]),
-          double=True)
+    op_tests.test_conv2d(xs, ws, kw)
     assert launches["im2col"] and launches["col2im"]
 
 
@@ -151,28 +140,14 @@ def test_conv1d(emulate):
     check(lambda m, x, w: _f(m).conv1d(x, w, padding="same"), randn(3, 8), randn(2, 3, 4))
 
 
-CONVT2D_CASES = [
-    ((2, 3, 4, 5), (3, 2, 3, 3), {}),
-    ((2, 3, 4, 4), (3, 2, 3, 2), dict(stride=2, padding=1, output_padding=1)),
-    ((1, 4, 3, 4), (4, 3, 3, 3), dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2),
-                                      groups=2)),
-    ((2, 2, 4, 4), (2, 2, 3, 3), dict(stride=2, dilation=2, padding=2)),
-    ((2, 4, 3, 3), (4, 1, 3, 3), dict(stride=2, groups=4)),                       # depthwise
-]
-
-
-@pytest.mark.parametrize("xs,ws,kw", CONVT2D_CASES)
+@pytest.mark.parametrize("xs,ws,kw", op_tests.CONVT2D_CASES)
 def test_conv_transpose2d(emulate, launches, xs, ws, kw):
-    g = kw.get("groups", 1)
-    check(lambda m, x, w, b: _f(m).conv_transpose2d(x, w, b, **kw), randn(*xs), randn(*ws),
-          randn(ws[1] * g), double=True)
+    op_tests.test_conv_transpose2d(xs, ws, kw)
     assert launches["col2im"]
 
 
 def test_conv_transpose1d(emulate):
-    check(lambda m, x, w, b: _f(m).conv_transpose1d(x, w, b, stride=2, padding=1,
-                                                    output_padding=1),
-          randn(2, 3, 5), randn(3, 2, 3), randn(2), double=True)
+    op_tests.test_conv_transpose1d()
 
 
 @pytest.mark.parametrize("groups", [1, 2])
@@ -194,18 +169,7 @@ def test_batch_chunks(emulate, monkeypatch, groups):
 
 
 def test_triple_backward(emulate):
-    import torch
-    x0, w0 = randn(1, 2, 5, 5), randn(3, 2, 3, 3)
-    res = []
-    for m in (nr, torch):
-        x = m.tensor(x0, requires_grad=True)
-        w = m.tensor(w0, requires_grad=True)
-        y = _f(m).conv2d(x, w, stride=2, padding=1)
-        gx, = m.autograd.grad((y * y).sum(), [x], create_graph=True)
-        gw, = m.autograd.grad((gx * gx).sum(), [w], create_graph=True)
-        g3, = m.autograd.grad((gw * gw).sum(), [x])
-        res.append(g3.detach().numpy())
-    np.testing.assert_allclose(res[0], res[1], rtol=1e-6, atol=1e-8)
+    op_tests.test_triple_backward()
 
 
 def test_output_is_contiguous_nchw(emulate):

@@ -15,6 +15,7 @@ import narae.nn.functional as F
 from narae.backend import kernels
 from narae.backend.kernels import pool_ops
 from helpers import check, randn
+from ops import test_pool as op_tests
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the emulator needs g++")
 
@@ -157,27 +158,17 @@ def test_avg_pool_matches_reference_and_adjoint(dtype, geom):
 
 
 # --- the ops on the kernel path ----------------------------------------------------------
-MAX2D = [
-    (2, {}),
-    (2, dict(stride=1)),
-    ((3, 2), dict(stride=(2, 1), padding=(1, 1))),
-    (3, dict(stride=2, padding=1, dilation=2)),
-    (3, dict(stride=2, ceil_mode=True)),
-    (2, dict(stride=2, padding=1, ceil_mode=True)),
-    (4, dict(stride=3, padding=2, ceil_mode=True)),
-]
-
-
-@pytest.mark.parametrize("k,kw", MAX2D)
+# The op tests of tests/ops/test_pool.py, run on the kernel path.
+@pytest.mark.parametrize("k,kw", op_tests.MAX2D)
 def test_max_pool2d(emulate, launches, k, kw):
-    check(lambda m, x: _f(m).max_pool2d(x, k, **kw) ** 2, randn(2, 3, 7, 8), double=True)
+    op_tests.test_max_pool2d(k, kw)
     assert launches["max_pool_fwd"] and launches["max_pool_bwd"]
     assert launches["max_pool_gather"]
 
 
-@pytest.mark.parametrize("k,kw", MAX2D)
+@pytest.mark.parametrize("k,kw", op_tests.MAX2D)
 def test_max_pool2d_indices(emulate, k, kw):
-    check(lambda m, x: _f(m).max_pool2d(x, k, return_indices=True, **kw), randn(2, 2, 7, 8))
+    op_tests.test_max_pool2d_indices(k, kw)
 
 
 def test_max_pool_ties_nan_and_infinity_indices_match_torch(emulate):
@@ -225,25 +216,12 @@ def test_backward_outside_emulation_stays_on_the_kernels(launches):
     assert launches["max_pool_bwd"] and launches["max_pool_gather"]
 
 
-AVG2D = [
-    (2, {}),
-    (3, dict(stride=2, padding=1)),
-    (3, dict(stride=2, padding=1, count_include_pad=False)),
-    ((3, 2), dict(stride=(1, 2), padding=(1, 0), ceil_mode=True)),
-    (3, dict(stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
-    (3, dict(stride=2, padding=1, ceil_mode=True)),
-    (2, dict(stride=1, padding=1, divisor_override=3)),
-]
-
-
-@pytest.mark.parametrize("k,kw", AVG2D)
+@pytest.mark.parametrize("k,kw", op_tests.AVG2D)
 def test_avg_pool2d(emulate, launches, k, kw):
-    check(lambda m, x: _f(m).avg_pool2d(x, k, **kw) ** 2, randn(2, 3, 7, 6), double=True)
+    op_tests.test_avg_pool2d(k, kw)
     assert launches["avg_pool_fwd"] and launches["avg_pool_bwd"]
 
 
 def test_avg_and_lp_pool_1d_and_unbatched(emulate):
-    check(lambda m, x: _f(m).avg_pool1d(x, 3, 2, 1, True, False) ** 2, randn(2, 3, 8),
-          double=True)
-    check(lambda m, x: _f(m).avg_pool2d(x, 2) ** 2, randn(3, 4, 4), double=True)
+    op_tests.test_avg_pool1d_and_unbatched()
     check(lambda m, x: _f(m).lp_pool2d(x, 2, 2), randn(2, 3, 4, 6))
