@@ -24,6 +24,14 @@ from .ops.linalg import *  # noqa: F401,F403
 from .ops.activation import (relu, sigmoid, tanh, softmax, log_softmax, prelu,  # noqa: F401
                              selu, celu, rrelu, hardshrink, threshold)
 from .ops.index import *  # noqa: F401,F403
+from .ops.elementwise import *  # noqa: F401,F403
+from .ops.statistics import *  # noqa: F401,F403
+from .ops.einsum import *  # noqa: F401,F403
+from .ops.matrix import *  # noqa: F401,F403
+from .ops.construct import *  # noqa: F401,F403
+from .ops.decomposition import *  # noqa: F401,F403
+from .ops.scatter import *  # noqa: F401,F403
+from .ops.rearrange import *  # noqa: F401,F403
 from . import cuda
 from .graph_capture import compile
 from . import amp

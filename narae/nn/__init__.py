@@ -22,3 +22,7 @@ from .transformer import (Transformer, TransformerEncoder, TransformerDecoder,
                           generate_square_subsequent_mask)
 from .positional import SinusoidalPositionalEncoding, LearnedPositionalEncoding
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
+from .spatial import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
+from .lazy import *  # noqa: F401,F403

@@ -552,15 +552,29 @@ def _on(t, device):
     return nr.backend.as_device(device) == t.device
 
 
-LAYOUT_CASES = [(c, False) for c in CASES] + [
-    (c, True) for c in CASES
-    if c.layouts and any(isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.ndim >= 2
-                         for a in c.args)]
+def with_layouts(cases):
+    """``(case, fortran)`` pairs: every case contiguous, and again in Fortran order where it
+    has a float input of 2+ dims. Other op tables (``test_gpu_ops_*.py``) reuse this and
+    ``check_case`` with their own ``CASES``."""
+    return [(c, False) for c in cases] + [
+        (c, True) for c in cases
+        if c.layouts and any(isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.ndim >= 2
+                             for a in c.args)]
 
 
-@pytest.mark.parametrize("case,fortran", LAYOUT_CASES,
-                         ids=[f"{c.name}{'-noncontig' if f else ''}" for c, f in LAYOUT_CASES])
+def layout_ids(pairs):
+    return [f"{c.name}{'-noncontig' if f else ''}" for c, f in pairs]
+
+
+LAYOUT_CASES = with_layouts(CASES)
+
+
+@pytest.mark.parametrize("case,fortran", LAYOUT_CASES, ids=layout_ids(LAYOUT_CASES))
 def test_op_matches_cpu(case, fortran, device):
+    check_case(case, fortran, device)
+
+
+def check_case(case, fortran, device):
     """Forward outputs and every input's gradient: device == CPU within float32 tolerance."""
     cpu_outs, cpu_grads = _run(case, "cpu", fortran)
     dev_outs, dev_grads = _run(case, device, fortran)

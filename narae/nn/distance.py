@@ -1,0 +1,3 @@
+"""CosineSimilarity and PairwiseDistance modules."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Differentiable matrix decompositions and solvers behind narae.linalg."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""einsum and tensordot: contractions by subscripts."""
+
+__all__ = []

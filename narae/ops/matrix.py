@@ -1,0 +1,3 @@
+"""Matrix products with accumulation (addmm, baddbmm...), diagonals, trace, kron, cross."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Scans, order statistics, counting and sorting helpers (cummax, quantile, unique...)."""
+
+__all__ = []
