@@ -1,17 +1,17 @@
 """``narae.nn``: modules, parameters, layers and the functional API (mirrors torch.nn)."""
 from . import functional  # noqa: F401
 from . import init, utils  # noqa: F401
-from .parameter import Parameter
+from .parameter import *  # noqa: F401,F403
 from .module import Module
 from .containers import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
 from .linear import Identity, Linear, Bilinear
 from .flatten import Flatten, Unflatten
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
-from .sparse import Embedding
+from .sparse import *  # noqa: F401,F403
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d
 from .loss import *  # noqa: F401,F403
 from .maxout import Maxout
