@@ -7,9 +7,15 @@ from .rmsprop import RMSprop
 from .adam import Adam
 from .adamw import AdamW
 from .nadam import NAdam
+from .radam import RAdam
+from .adamax import Adamax
+from .asgd import ASGD
+from .rprop import Rprop
+from .adafactor import Adafactor
 from .lbfgs import LBFGS
 from .conjugate_gradient import ConjugateGradient
 from . import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
-           "LBFGS", "ConjugateGradient", "lr_scheduler"]
+           "RAdam", "Adamax", "ASGD", "Rprop", "Adafactor", "LBFGS", "ConjugateGradient",
+           "lr_scheduler"]

@@ -1,10 +1,7 @@
 """NAdam: Adam with Nesterov momentum, using Dozat's warming-up momentum schedule."""
-import numpy as np
-
-from .. import _dtype
 from ..autograd import grad_mode
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_non_negative, check_betas
+from .optimizer import Optimizer, check_non_negative, check_betas, round_to_scalar_dtype
 from .adam import lerp_
 
 __all__ = ["NAdam", "nadam_update"]
@@ -28,10 +25,8 @@ def nadam_update(param, grad, exp_avg, exp_avg_sq, step, mu_product, *, lr, beta
             grad = grad + weight_decay * param
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
-    sdt = _dtype.get_default_dtype().np.type
-    if sdt not in (np.float32, np.float64):
-        sdt = np.float32
-    mu_product = float(sdt(mu_product) * sdt(mu))
+    r = round_to_scalar_dtype
+    mu_product = r(r(mu_product) * r(mu))
     mu_product_next = mu_product * mu_next
     lerp_(exp_avg, grad, 1 - beta1)
     exp_avg_sq *= beta2

@@ -8,12 +8,15 @@ import copy
 from collections import defaultdict
 from itertools import chain
 
+import numpy as np
+
+from .. import _dtype
 from .._dtype import is_floating
 from ..tensor import Tensor
 from ..autograd import grad_mode
 from ..backend import capture, get_array_module, device_of, to_device
 
-__all__ = ["Optimizer", "required", "check_non_negative", "check_betas"]
+__all__ = ["Optimizer", "required", "check_non_negative", "check_betas", "round_to_scalar_dtype"]
 
 
 class _Required:
@@ -38,6 +41,16 @@ def check_betas(betas):
     for i, beta in enumerate(betas):
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def round_to_scalar_dtype(value):
+    """``value`` rounded as torch rounds the scalars it keeps in 0-d tensors of its "scalar
+    dtype" (float64 when that is the default dtype, else float32): NAdam's momentum product,
+    ASGD's eta and mu. Rounding the same way keeps the trajectories identical to torch's."""
+    dt = _dtype.get_default_dtype().np.type
+    if dt not in (np.float32, np.float64):
+        dt = np.float32
+    return float(dt(value))
 
 
 class Optimizer:

@@ -56,6 +56,21 @@ CASES = [
     ("OneCycleLR", dict(max_lr=0.8, epochs=3, steps_per_epoch=10, three_phase=True,
                         div_factor=10.0, final_div_factor=100.0)),
     ("OneCycleLR", dict(max_lr=0.8, total_steps=30, cycle_momentum=False)),
+    ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.95)),
+    ("MultiplicativeLR", dict(lr_lambda=[lambda e: 0.9, lambda e: 1.0 + 0.01 * (e % 2)])),
+    ("ConstantLR", dict()),
+    ("ConstantLR", dict(factor=0.5, total_iters=8)),
+    ("PolynomialLR", dict()),
+    ("PolynomialLR", dict(total_iters=20, power=2.0)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=5)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.001)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4)),
+    ("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=3, step_size_down=5,
+                      mode="triangular2", base_momentum=0.7, max_momentum=0.95)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4, mode="exp_range",
+                      gamma=0.97, cycle_momentum=False)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2,
+                      scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations")),
 ]
 
 
@@ -218,3 +233,77 @@ def test_requires_an_optimizer():
     opt, _ = _optimizers()
     with pytest.raises(KeyError, match="initial_lr"):
         lr_scheduler.StepLR(opt, step_size=1, last_epoch=3)
+
+
+def test_cyclic_lr_cycles_adam_beta1():
+    _compare("CyclicLR", dict(base_lr=0.001, max_lr=0.01, step_size_up=3), opt_name="Adam",
+             opt_kw=dict(lr=0.01))
+
+
+def test_cyclic_lr_needs_momentum():
+    opt, _ = _optimizers("Adagrad", lr=0.1)
+    with pytest.raises(ValueError, match="must support momentum"):
+        lr_scheduler.CyclicLR(opt, 0.01, 0.1)
+
+
+def test_warm_restarts_with_fractional_epochs_match_torch():
+    ours_opt, theirs_opt = _optimizers()
+    ours = lr_scheduler.CosineAnnealingWarmRestarts(ours_opt, T_0=2, T_mult=3)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(theirs_opt, T_0=2, T_mult=3)
+    for epoch in (0.25, 0.5, 1.75, 2.0, 3.5, 7.9, 8.0, 12.0, 30.2):
+        theirs_opt.step()
+        ours.step(epoch)
+        theirs.step(epoch)
+        assert ours.get_last_lr() == theirs.get_last_lr(), epoch
+        assert (ours.T_cur, ours.T_i, ours.last_epoch) == (theirs.T_cur, theirs.T_i,
+                                                           theirs.last_epoch)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        ours.step(-1)
+    with pytest.raises(ValueError, match="positive integer T_0"):
+        lr_scheduler.CosineAnnealingWarmRestarts(ours_opt, T_0=0)
+
+
+def _pair(lib, opt, kind):
+    """Child schedulers built the same way on both libraries."""
+    sched = lib.optim.lr_scheduler
+    if kind == "sequential":
+        warmup = sched.LinearLR(opt, start_factor=0.1, total_iters=4)
+        decay = sched.ExponentialLR(opt, gamma=0.9)
+        cosine = sched.CosineAnnealingLR(opt, T_max=6)
+        return sched.SequentialLR(opt, [warmup, decay, cosine], milestones=[4, 12])
+    warm = sched.ConstantLR(opt, factor=0.25, total_iters=3)
+    decay = sched.ExponentialLR(opt, gamma=0.8)
+    return sched.ChainedScheduler([warm, decay])
+
+
+@pytest.mark.parametrize("kind", ["sequential", "chained"])
+def test_composite_schedulers_match_torch(kind):
+    ours_opt, theirs_opt = _optimizers()
+    ours, theirs = _pair(nr, ours_opt, kind), _pair(torch, theirs_opt, kind)
+    assert ours.get_last_lr() == theirs.get_last_lr()
+    for k in range(25):
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == theirs.get_last_lr(), f"step {k + 1}"
+        assert _lrs_and_momenta(ours_opt) == _lrs_and_momenta(theirs_opt), f"step {k + 1}"
+    sd = ours.state_dict()
+    assert "optimizer" not in sd and len(sd["_schedulers"]) == len(ours._schedulers)
+    again_opt, _ = _optimizers()
+    again = _pair(nr, again_opt, kind)
+    again.load_state_dict(pickle.loads(pickle.dumps(sd)))
+    assert [s.last_epoch for s in again._schedulers] == [s.last_epoch for s in ours._schedulers]
+
+
+def test_composite_scheduler_errors():
+    opt, _ = _optimizers()
+    other, _ = _optimizers()
+    a = lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    b = lr_scheduler.ExponentialLR(other, gamma=0.9)
+    with pytest.raises(ValueError, match="same optimizer"):
+        lr_scheduler.ChainedScheduler([a, b])
+    with pytest.raises(ValueError, match="one more than the number of milestone"):
+        lr_scheduler.SequentialLR(opt, [a], milestones=[3])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        lr_scheduler.SequentialLR(opt, [a, lr_scheduler.ReduceLROnPlateau(opt)], [2])

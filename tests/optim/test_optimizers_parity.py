@@ -35,6 +35,22 @@ CASES = [
     ("NAdam", dict(lr=0.05)),
     ("NAdam", dict(lr=0.05, weight_decay=0.1, momentum_decay=0.01)),
     ("NAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.05)),
+    ("RAdam", dict(lr=0.05, betas=(0.5, 0.6), weight_decay=0.1)),  # rectified from step 6
+    ("RAdam", dict(lr=0.05, betas=(0.5, 0.6), weight_decay=0.1, decoupled_weight_decay=True,
+                   maximize=True, eps=1e-3)),
+    ("Adamax", dict(lr=0.05)),
+    ("Adamax", dict(lr=0.05, betas=(0.8, 0.9), eps=1e-3, weight_decay=0.1)),
+    ("Adamax", dict(lr=0.05, maximize=True)),
+    ("ASGD", dict(lr=0.1)),
+    ("ASGD", dict(lr=0.1, lambd=0.01, alpha=0.5, t0=5, weight_decay=0.1)),  # averaging from 5
+    ("ASGD", dict(lr=0.1, t0=0, maximize=True)),
+    ("Rprop", dict(lr=0.01)),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08))),
+    ("Rprop", dict(lr=0.01, maximize=True)),
+    ("Adafactor", dict(lr=0.05)),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=1.5, weight_decay=0.1)),
+    ("Adafactor", dict(lr=0.05, eps=(1e-30, 1e-3), maximize=True)),
 ]
 
 
@@ -56,7 +72,9 @@ def test_trajectory_float64(case):
                                      ("Adam", dict(lr=0.05, amsgrad=True)),
                                      ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
                                      ("NAdam", dict(lr=0.05)), ("Adagrad", dict(lr=0.1)),
-                                     ("Adadelta", dict(lr=1.0))])
+                                     ("Adadelta", dict(lr=1.0)), ("RAdam", dict(lr=0.05)),
+                                     ("Adamax", dict(lr=0.05)), ("ASGD", dict(lr=0.1, t0=3)),
+                                     ("Rprop", dict(lr=0.01)), ("Adafactor", dict(lr=0.05))])
 def test_trajectory_float32(name, kw):
     ours, params, opt = trajectory("narae", name, kw, dtype=np.float32)
     theirs, _, _ = trajectory("torch", name, kw, dtype=np.float32)
@@ -92,7 +110,43 @@ def test_nadam_state_matches_torch():
                                    theirs_sd["state"][i]["exp_avg"].numpy(), rtol=1e-10)
 
 
-NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "LBFGS"]
+@pytest.mark.parametrize("name,kw", [("ASGD", dict(lr=0.1, t0=3)), ("Rprop", dict(lr=0.01)),
+                                     ("Adamax", dict(lr=0.05)), ("RAdam", dict(lr=0.05)),
+                                     ("Adafactor", dict(lr=0.05))])
+def test_state_matches_torch(name, kw):
+    """Same state keys as torch (checkpoints read alike) and the same values after 7 steps."""
+    _, _, ours = trajectory("narae", name, kw, steps=7)
+    _, _, theirs = trajectory("torch", name, kw, steps=7)
+    ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
+    for i in (0, 1):
+        mine, ref = ours_sd["state"][i], theirs_sd["state"][i]
+        assert set(mine) == set(ref)
+        for key, value in ref.items():
+            got = mine[key]._data if hasattr(mine[key], "_data") else np.asarray(mine[key])
+            np.testing.assert_allclose(got, value.numpy(), rtol=1e-10, err_msg=key)
+
+
+def test_adafactor_factors_stacks_of_matrices():
+    """A 3-D parameter keeps one row and one column factor per matrix, as torch's does."""
+    rng = np.random.default_rng(3)
+    w0, targets = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 4, 3))
+    results = []
+    for lib, optim in ((narae, narae.optim), (torch, torch.optim)):
+        w = lib.tensor(w0, requires_grad=True)
+        opt = optim.Adafactor([w], lr=0.05)
+        for _ in range(10):
+            opt.zero_grad()
+            loss = ((lib.tanh(w) - lib.tensor(targets)) ** 2).sum()
+            loss.backward()
+            opt.step()
+        results.append(w.detach().numpy().copy())
+        assert tuple(opt.state[w]["row_var"].shape) == (2, 4, 1)
+        assert tuple(opt.state[w]["col_var"].shape) == (2, 1, 3)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-9, atol=1e-12)
+
+
+NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
+         "ASGD", "Rprop", "Adafactor", "LBFGS"]
 
 
 @pytest.mark.parametrize("name", NAMES)
