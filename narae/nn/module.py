@@ -91,6 +91,7 @@ class Module:
         setattr_(self, "_forward_hooks_with_kwargs", set())
         setattr_(self, "_forward_hooks_always_called", set())
         setattr_(self, "_backward_hooks", OrderedDict())
+        setattr_(self, "_load_state_dict_pre_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -476,8 +477,11 @@ class Module:
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, unexpected, errors = [], [], []
+        state_dict = OrderedDict(state_dict)  # pre-hooks may rename keys: not the caller's dict
 
         def load(module, prefix):
+            for hook in module.__dict__.get("_load_state_dict_pre_hooks", {}).values():
+                hook(module, state_dict, prefix, {}, True, missing, unexpected, errors)
             module.__dict__["_assign"] = assign
             try:
                 module._load_from_state_dict(state_dict, prefix, True, missing, unexpected,
@@ -502,6 +506,20 @@ class Module:
         return _IncompatibleKeys(missing, unexpected)
 
     # -- hooks -------------------------------------------------------------------------------
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module loads its entries; it may
+        rename or convert keys (old checkpoint layouts)."""
+        handle = RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """torch's private form: the hook does not receive the module unless asked."""
+        if with_module:
+            return self.register_load_state_dict_pre_hook(hook)
+        return self.register_load_state_dict_pre_hook(lambda module, *args: hook(*args))
+
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args)`` runs before ``forward``; a non-None result replaces args.
 
