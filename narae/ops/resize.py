@@ -1,4 +1,4 @@
-"""Resizing: interpolate (nearest, nearest-exact, linear, bilinear), pixel_shuffle.
+"""Resizing: interpolate (nearest, nearest-exact, linear, bilinear). (pixel_shuffle lives in spatial.py.)
 
 Nearest and (bi)linear resizing are separable: each spatial axis is resampled in turn by
 ``_Resample``, which reads ``taps`` source rows per output row (``idx``) and mixes them with
@@ -9,10 +9,8 @@ import math
 
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
-from .shape import reshape, permute
 
-__all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
-           "pixel_unshuffle"]
+__all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
 
 class _Resample(Function):
@@ -160,31 +158,3 @@ def upsample_nearest(input, size=None, scale_factor=None):
 
 def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
-
-
-def pixel_shuffle(input, upscale_factor):
-    """(*, C*r*r, H, W) -> (*, C, H*r, W*r): sub-pixel channels laid out as a grid."""
-    r = int(upscale_factor)
-    *lead, C, H, W = input.shape
-    if input.ndim < 3 or C % (r * r):
-        raise ShapeError(f"pixel_shuffle: input of shape {tuple(input.shape)}: the channel count "
-                         f"must be divisible by upscale_factor**2 = {r * r}")
-    lead = tuple(lead)
-    k = len(lead)
-    x = reshape(input, lead + (C // (r * r), r, r, H, W))
-    x = permute(x, tuple(range(k + 1)) + (k + 3, k + 1, k + 4, k + 2))
-    return reshape(x, lead + (C // (r * r), H * r, W * r))
-
-
-def pixel_unshuffle(input, downscale_factor):
-    """(*, C, H*r, W*r) -> (*, C*r*r, H, W): the inverse of pixel_shuffle."""
-    r = int(downscale_factor)
-    *lead, C, H, W = input.shape
-    if input.ndim < 3 or H % r or W % r:
-        raise ShapeError(f"pixel_unshuffle: input of shape {tuple(input.shape)}: height and width "
-                         f"must be divisible by downscale_factor = {r}")
-    lead = tuple(lead)
-    k = len(lead)
-    x = reshape(input, lead + (C, H // r, r, W // r, r))
-    x = permute(x, tuple(range(k + 1)) + (k + 2, k + 4, k + 1, k + 3))
-    return reshape(x, lead + (C * r * r, H // r, W // r))
