@@ -16,7 +16,7 @@ from .autograd import grad_mode
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange",
            "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm", "normal",
            "bernoulli", "multinomial", "zeros_like", "ones_like", "full_like", "empty_like",
-           "rand_like", "randn_like", "randint_like", "scalar_tensor"]
+           "rand_like", "randn_like", "randint_like", "scalar_tensor", "poisson", "binomial"]
 
 
 def _infer_numpy(data):
@@ -353,9 +353,45 @@ def exponential_(self, lambd=1.0, *, generator=None):
                                        generator))
 
 
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    return _fill_array(self, _cpu_draw(self, lambda r, s: median + sigma * r.standard_cauchy(s),
+                                       generator))
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    return _fill_array(self, _cpu_draw(self, lambda r, s: r.lognormal(mean, std, s), generator))
+
+
+def geometric_(self, p, *, generator=None):
+    """Trials up to and including the first success (support 1, 2, ...), as torch."""
+    return _fill_array(self, _cpu_draw(self, lambda r, s: r.geometric(p, s), generator))
+
+
+def poisson(input, generator=None):
+    """Poisson counts with rates ``input`` (same shape and dtype)."""
+    rng = _rng(generator, None).rng
+    rates = to_device(input._data, as_device("cpu"))
+    if (rates < 0).any():
+        raise RuntimeError("poisson: rates must be non-negative")
+    return _make(rng.poisson(rates).astype(rates.dtype), None, input.device, False)
+
+
+def binomial(count, prob, generator=None):
+    """Successes in ``count`` trials of probability ``prob`` (broadcast), as floats."""
+    rng = _rng(generator, None).rng
+    n = to_device(count._data, as_device("cpu"))
+    p = to_device(prob._data, as_device("cpu"))
+    out = rng.binomial(n.astype(np.int64), p).astype(np.result_type(n.dtype, p.dtype))
+    return _make(out, None, count.device, False)
+
+
 register_methods(
     zero_=zero_, fill_=fill_, copy_=copy_, uniform_=uniform_, normal_=normal_,
-    bernoulli_=bernoulli_, random_=random_, exponential_=exponential_,
+    bernoulli_=bernoulli_, random_=random_, exponential_=exponential_, cauchy_=cauchy_,
+    log_normal_=log_normal_, geometric_=geometric_,
+    bernoulli=lambda self, p=None, *, generator=None: bernoulli(self, p, generator=generator),
+    multinomial=lambda self, num_samples, replacement=False, *, generator=None: multinomial(
+        self, num_samples, replacement, generator=generator),
     new_zeros=lambda self, *size, dtype=None, device=None, requires_grad=False: zeros(
         *size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
     new_ones=lambda self, *size, dtype=None, device=None, requires_grad=False: ones(

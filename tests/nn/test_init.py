@@ -111,3 +111,18 @@ def test_zero_sized_kaiming_is_noop():
 def test_sparse_has_zero_fraction():
     w = init.sparse_(nr.empty(10, 6), sparsity=0.3).numpy()
     assert np.all((w == 0).sum(0) >= 3)
+
+
+@pytest.mark.parametrize("name,args", [("uniform", (-1.0, 1.0)), ("normal", ()),
+                                       ("constant", (0.3,)), ("eye", ()), ("xavier_uniform", ()),
+                                       ("xavier_normal", ()), ("kaiming_uniform", ()),
+                                       ("kaiming_normal", ()), ("orthogonal", ()),
+                                       ("sparse", (0.5,))])
+def test_deprecated_aliases_warn_and_fill_like_the_new_names(name, args):
+    a, b = nr.empty(4, 6), nr.empty(4, 6)
+    nr.manual_seed(1)
+    with pytest.warns(FutureWarning, match=f"nn.init.{name}_"):
+        assert getattr(nn.init, name)(a, *args) is a
+    nr.manual_seed(1)
+    getattr(nn.init, name + "_")(b, *args)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -1,14 +1,17 @@
-"""``DataLoader``: iterate a dataset in (shuffled) mini-batches, in the main process.
+"""``DataLoader``: iterate a dataset in (shuffled) mini-batches.
 
-Only ``num_workers=0`` exists: narae's arrays are NumPy, whose heavy work already releases the
-GIL, and a batch of a ``TensorDataset`` (or any dataset with ``_get_batch``) is a single
-fancy-indexing call per tensor, so worker processes would mostly add copying.
+With ``num_workers=0`` (the default) batches are made in the main process: a batch of a
+``TensorDataset`` (or any dataset with ``_get_batch``) is one fancy-indexing call per tensor,
+which worker processes could only slow down. ``num_workers > 0`` starts worker processes
+(``_worker.py``) for datasets whose samples cost Python time (decoding, augmentation).
 """
-import numpy as np
+import itertools
 
-from .dataset import IterableDataset, batch_getter
-from .sampler import SequentialSampler, RandomSampler, BatchSampler
+from .dataset import IterableDataset
+from .sampler import SequentialSampler, RandomSampler, BatchSampler, _rng
 from .collate import default_collate, default_convert
+from ._fetch import Fetcher, IterableEnd
+from ._worker import MultiProcessIterator
 
 __all__ = ["DataLoader"]
 
@@ -19,21 +22,36 @@ class DataLoader:
     Mirrors ``torch.utils.data.DataLoader``: ``batch_size=None`` turns automatic batching off;
     ``batch_sampler`` is exclusive with ``batch_size``/``shuffle``/``sampler``/``drop_last``;
     ``shuffle`` is exclusive with ``sampler``. Shuffling draws from ``generator`` (default:
-    ``narae.random.default_generator``) at the start of every epoch. ``pin_memory``,
-    ``timeout``, ``worker_init_fn``, ``prefetch_factor`` and ``persistent_workers`` are
-    accepted for compatibility and have no effect.
+    ``narae.random.default_generator``) at the start of every epoch. ``num_workers``,
+    ``worker_init_fn``, ``prefetch_factor``, ``persistent_workers``, ``timeout`` and
+    ``multiprocessing_context`` work as in torch; ``pin_memory`` has no effect (NumPy host
+    memory; GPU uploads use pinned staging buffers of their own).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
                  prefetch_factor=None, persistent_workers=False, pin_memory_device=""):
-        if num_workers != 0:
-            raise ValueError(f"DataLoader: num_workers={num_workers} is not supported; narae "
-                             "loads batches in the main process (num_workers=0). Batches of a "
-                             "TensorDataset are already one vectorised indexing call.")
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
+                             "disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in "
+                             "multiprocessing.let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        self.num_workers = num_workers
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self._persistent_iterator = None
         self.dataset = dataset
-        self.num_workers = 0
         self.pin_memory = pin_memory
         self.timeout = timeout
         self.generator = generator
@@ -73,55 +91,54 @@ class DataLoader:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
 
-    def _fast_batch(self, indices):
-        """The whole batch from ``dataset._get_batch`` when the default collate is in use."""
-        if self.collate_fn is not default_collate:
-            return None
-        get = batch_getter(self.dataset)
-        if get is None:
-            return None
-        idx = indices if isinstance(indices, np.ndarray) else np.asarray(indices)
-        if idx.dtype.kind not in "iu":
-            return None
-        return get(idx.astype(np.int64, copy=False))
+    def _make_fetcher(self):
+        return Fetcher(self.dataset, self._iterable, self._auto_collation, self.batch_size,
+                       self.drop_last, self.collate_fn)
 
-    def _fetch(self, indices):
-        batch = self._fast_batch(indices)
-        if batch is not None:
-            return batch
-        if isinstance(indices, np.ndarray):
-            indices = indices.tolist()
-        getitems = getattr(self.dataset, "__getitems__", None)
-        data = getitems(indices) if getitems is not None else \
-            [self.dataset[i] for i in indices]
-        return self.collate_fn(data)
-
-    def _iter_iterable(self):
+    def _task_source(self):
+        """What the fetcher is called with, once per batch: index lists (map-style) or
+        nothing (an iterable dataset's next batch)."""
+        if self._iterable:
+            return itertools.repeat(None)
         if not self._auto_collation:
-            for sample in self.dataset:
-                yield self.collate_fn(sample)
-            return
-        batch = []
-        for sample in self.dataset:
-            batch.append(sample)
-            if len(batch) == self.batch_size:
-                yield self.collate_fn(batch)
-                batch = []
-        if batch and not self.drop_last:
-            yield self.collate_fn(batch)
+            return iter(self.sampler)
+        if isinstance(self.batch_sampler, BatchSampler):
+            return self.batch_sampler._batches()
+        return iter(self.batch_sampler)
+
+    def _draw_base_seed(self):
+        """One draw per epoch from the loader's generator: the workers' seeds derive from it."""
+        return int(_rng(self.generator).integers(0, 2 ** 62))
 
     def __iter__(self):
-        if self._iterable:
-            yield from self._iter_iterable()
-            return
-        if not self._auto_collation:
-            for i in self.sampler:
-                yield self.collate_fn(self.dataset[i])
-            return
-        batches = self.batch_sampler._batches() if isinstance(self.batch_sampler, BatchSampler) \
-            else iter(self.batch_sampler)
-        for indices in batches:
-            yield self._fetch(indices)
+        if self.num_workers > 0:
+            return self._worker_iterator()
+        return self._main_process_iterator()
+
+    def _main_process_iterator(self):
+        # the workers' seed is drawn here too, so that the shuffling (and everything after
+        # it) follows the same random stream whatever num_workers is
+        self._draw_base_seed()
+        fetch = self._make_fetcher()
+        for indices in self._task_source():
+            batch = fetch(indices)
+            if isinstance(batch, IterableEnd):
+                return
+            yield batch
+
+    def _worker_iterator(self):
+        if not self.persistent_workers:
+            return MultiProcessIterator(self)
+        if self._persistent_iterator is None:
+            self._persistent_iterator = MultiProcessIterator(self)
+        else:
+            self._persistent_iterator._start_epoch()
+        return self._persistent_iterator
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_persistent_iterator"] = None  # worker processes do not travel
+        return state
 
     def __len__(self):
         if self._iterable:

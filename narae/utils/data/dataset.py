@@ -15,8 +15,8 @@ from ...tensor import Tensor
 from ... import random as _random
 from ._arrays import wrap, index_array
 
-__all__ = ["batch_getter", "Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset",
-           "Subset", "random_split"]
+__all__ = ["batch_getter", "Dataset", "IterableDataset", "TensorDataset", "StackDataset",
+           "ConcatDataset", "ChainDataset", "Subset", "random_split"]
 
 
 def batch_getter(dataset):
@@ -83,6 +83,46 @@ class TensorDataset(Dataset):
             idx = indices if isinstance(arr, np.ndarray) else _to_module_of(arr, indices)
             out.append(wrap(arr[idx]))
         return out
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length zipped sample by sample: ``StackDataset(a, b)[i]`` is
+    ``(a[i], b[i])``; ``StackDataset(image=a, text=b)[i]`` is ``{"image": a[i], ...}``."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        datasets = args or tuple(kwargs.values())
+        if not datasets:
+            raise ValueError("At least one dataset should be passed")
+        self._length = len(datasets[0])
+        if any(len(d) != self._length for d in datasets):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args if args else dict(kwargs)
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices):
+        """A list of samples in one call per dataset (each may batch its own fetch)."""
+        def column(d):
+            get = getattr(d, "__getitems__", None)
+            items = get(indices) if get is not None else [d[i] for i in indices]
+            if len(items) != len(indices):
+                raise ValueError("Nested dataset's output size mismatch. Expected "
+                                 f"{len(indices)}, got {len(items)}")
+            return items
+        if isinstance(self.datasets, dict):
+            cols = {k: column(d) for k, d in self.datasets.items()}
+            return [{k: c[j] for k, c in cols.items()} for j in range(len(indices))]
+        cols = [column(d) for d in self.datasets]
+        return [tuple(c[j] for c in cols) for j in range(len(indices))]
+
+    def __len__(self):
+        return self._length
 
 
 def _to_module_of(arr, indices):

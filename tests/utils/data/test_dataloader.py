@@ -128,8 +128,12 @@ def test_exclusive_options_raise():
         DataLoader(_ds(), sampler=[0, 1], shuffle=True)
     with pytest.raises(ValueError, match="batch_sampler"):
         DataLoader(_ds(), batch_sampler=[[0]], batch_size=2)
-    with pytest.raises(ValueError, match="num_workers"):
-        DataLoader(_ds(), num_workers=2)
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(_ds(), num_workers=-1)
+    with pytest.raises(ValueError, match="persistent_workers option needs num_workers > 0"):
+        DataLoader(_ds(), persistent_workers=True)
+    with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):
+        DataLoader(_ds(), prefetch_factor=2)
 
 
 def test_iterable_dataset():
