@@ -9,6 +9,7 @@ from ._dtype import (dtype, float16, float32, float64, bfloat16, half, float, do
                      set_default_dtype)
 from .backend import Device as device
 from .tensor import Tensor
+from .tensor_info import *  # noqa: F401,F403
 from .random import manual_seed, seed, initial_seed, Generator, get_rng_state, set_rng_state
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
 from . import autograd
