@@ -1388,6 +1388,8 @@ def _build():
     try:
         import scipy.special as _special
         special.erf = FakeUfunc(_special.erf, "erf")
+        for _name in ("erfc", "erfinv", "gammaln", "digamma", "polygamma", "i0", "i1"):
+            setattr(special, _name, FakeUfunc(getattr(_special, _name), _name))
     except ImportError:                   # an erf ufunc without SciPy
         import math
         special.erf = FakeUfunc(np.frompyfunc(math.erf, 1, 1), "erf")

@@ -11,7 +11,7 @@ from ..tensor import Tensor
 from ..backend import get_array_module
 from ..backend.constants import scalar
 
-__all__ = ["as_tensor_like", "binary_operands", "normalize_dim", "normalize_dims"]
+__all__ = ["as_tensor_like", "binary_operands", "normalize_dim", "normalize_dims", "float_operand"]
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # other kinds (bfloat16's "V") count as float
 
@@ -22,6 +22,14 @@ def _scalar_dtype(value):
     if isinstance(value, (int, np.integer)):
         return np.int64
     return _dtype.get_default_dtype().np
+
+
+def float_operand(x):
+    """Integer/bool tensors as the default float dtype, for ops whose results are real
+    numbers (torch: ``exp(int tensor)`` and ``acos(int tensor)`` are float32)."""
+    if x._data.dtype.kind in "biu":
+        return x.to(_dtype.get_default_dtype())
+    return x
 
 
 def as_tensor_like(value, like):

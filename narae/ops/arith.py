@@ -9,7 +9,7 @@ from ..backend import get_array_module
 from ..backend.constants import scalar
 from ..backend.arrays import raise_if_mixed_devices
 from ..tensor import Tensor, register_methods
-from ._operands import binary_operands, as_tensor_like
+from ._operands import binary_operands, as_tensor_like, float_operand
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
            "neg", "negative", "exp", "log", "log1p", "log2", "log10", "expm1", "sqrt", "rsqrt",
@@ -445,35 +445,35 @@ def neg(input):
 
 
 def exp(input):
-    return Exp()(input)
+    return Exp()(float_operand(input))
 
 
 def expm1(input):
-    return Expm1()(input)
+    return Expm1()(float_operand(input))
 
 
 def log(input):
-    return Log()(input)
+    return Log()(float_operand(input))
 
 
 def log2(input):
-    return Log()(input) * 1.4426950408889634
+    return Log()(float_operand(input)) * 1.4426950408889634
 
 
 def log10(input):
-    return Log()(input) * 0.4342944819032518
+    return Log()(float_operand(input)) * 0.4342944819032518
 
 
 def log1p(input):
-    return Log1p()(input)
+    return Log1p()(float_operand(input))
 
 
 def sqrt(input):
-    return Sqrt()(input)
+    return Sqrt()(float_operand(input))
 
 
 def rsqrt(input):
-    return Rsqrt()(input)
+    return Rsqrt()(float_operand(input))
 
 
 def square(input):
@@ -481,7 +481,7 @@ def square(input):
 
 
 def reciprocal(input):
-    return 1.0 / input
+    return 1.0 / float_operand(input)
 
 
 def abs(input):
@@ -489,15 +489,15 @@ def abs(input):
 
 
 def sin(input):
-    return Sin()(input)
+    return Sin()(float_operand(input))
 
 
 def cos(input):
-    return Cos()(input)
+    return Cos()(float_operand(input))
 
 
 def tan(input):
-    return Tan()(input)
+    return Tan()(float_operand(input))
 
 
 def clamp(input, min=None, max=None):
@@ -537,7 +537,15 @@ def where(condition, input=None, other=None):
 
 
 def sign(input):
-    return _NoGrad(lambda xp, x: xp.sign(x))(input)
+    return _NoGrad(_sign_array)(input)
+
+
+def _sign_array(xp, x):
+    """torch's sign: 0 for NaN (NumPy's sign propagates NaN)."""
+    s = xp.sign(x)
+    if x.dtype.kind in "fV":
+        s = xp.where(s != s, 0, s).astype(x.dtype, copy=False)
+    return s
 
 
 def floor(input):
@@ -587,7 +595,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 
 def erf(input):
-    return Erf()(input)
+    return Erf()(float_operand(input))
 
 
 subtract, multiply, divide, true_divide, negative, absolute, clip = sub, mul, div, div, neg, abs, clamp
