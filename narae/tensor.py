@@ -275,6 +275,14 @@ class Tensor:
         """
         self._check_inplace()
         if result._creator is not None:
+            if result._data.shape != self._data.shape:
+                raise RuntimeError(f"in-place operation would change the shape "
+                                   f"{tuple(self.shape)} to {tuple(result.shape)}")
+            if result._data.dtype != self._data.dtype:  # keep this tensor's dtype, as torch
+                if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
+                    raise RuntimeError(f"result type {result.dtype} can't be cast to the "
+                                       f"desired output type {self.dtype}")
+                result = result.to(self.dtype)
             self._data = result._data
             self._creator = result._creator
             self._out_idx = result._out_idx

@@ -134,3 +134,15 @@ def test_matmul_shape_error_names_both_shapes():
 def test_reshape_error():
     with pytest.raises(RuntimeError, match="invalid for input of size 6"):
         nr.ones(2, 3).reshape(4, 2)
+
+
+def test_inplace_in_a_graph_keeps_dtype_and_shape():
+    """An in-place op recorded in a graph keeps the tensor's dtype (the result is cast back)
+    and refuses to change its shape, as outside a graph."""
+    x = nr.ones(3, requires_grad=True) * 1
+    x.mul_(nr.tensor([1.0, 2.0, 3.0], dtype=nr.float64))
+    assert x.dtype == nr.float32
+    x.sum().backward()
+    y = nr.ones(3, requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match="would change the shape"):
+        y.add_(nr.ones(2, 3))
