@@ -322,10 +322,15 @@ def _src_region(src, shape, op):
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """A copy of input with ``src`` (or ``value``) written at ``index`` along ``dim``."""
     if reduce is not None:
+        if src is not None and not isinstance(src, Tensor):
+            src, value = None, src  # scatter(input, dim, index, 2.0, reduce=...)
+        src = src if src is not None else _full_like_index(input, index, value)
         if reduce == "add":
-            return scatter_add(input, dim, index, src if src is not None else
-                               _full_like_index(input, index, value))
-        raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported")
+            return scatter_add(input, dim, index, src)
+        if reduce == "multiply":
+            from .scatter import scatter_reduce
+            return scatter_reduce(input, dim, index, src, "prod")
+        raise RuntimeError("reduce argument must be either add or multiply.")
     if src is None and value is None:
         raise TypeError("scatter(): expected src or value")
     if src is not None and not isinstance(src, Tensor):

@@ -408,3 +408,12 @@ def test_one_hot():
         nr.one_hot(nr.tensor([0, 3]), 3)
     with pytest.raises(RuntimeError, match="non-negative"):
         nr.one_hot(nr.tensor([-1, 0]))
+
+
+@pytest.mark.parametrize("reduce", ["add", "multiply"])
+def test_scatter_with_reduce(reduce):
+    index = np.array([[0, 1, 0], [2, 0, 1]])
+    check(lambda m, x, s, i: m.scatter(x, 0, i, s, reduce=reduce), randn(3, 3), randn(2, 3),
+          index, grad=False)
+    check(lambda m, x, i: m.scatter(x, 1, i, 2.0, reduce=reduce), randn(2, 3), index,
+          grad=False)
