@@ -92,6 +92,10 @@ class Module:
         setattr_(self, "_forward_hooks_always_called", set())
         setattr_(self, "_backward_hooks", OrderedDict())
         setattr_(self, "_load_state_dict_pre_hooks", OrderedDict())
+        setattr_(self, "_load_state_dict_post_hooks", OrderedDict())
+        setattr_(self, "_state_dict_pre_hooks", OrderedDict())
+        setattr_(self, "_state_dict_hooks", OrderedDict())
+        setattr_(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -286,6 +290,39 @@ class Module:
                 raise AttributeError(f"`{'.'.join(walked)}` is None")
         return mod
 
+    def set_submodule(self, target, module, strict=False):
+        """Put ``module`` at dotted path ``target`` (its parent must exist; with ``strict``
+        the name must already be a submodule)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and name not in parent._modules:
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        setattr(parent, name, module)
+
+    def to_empty(self, *, device, recurse=True):
+        """Parameters and buffers re-made uninitialized on ``device`` (no copy of the old
+        values: for modules built only to be filled from a checkpoint)."""
+        from ..creation import empty
+
+        def fresh(t):
+            return empty(*t.shape, dtype=t.dtype, device=device)._data
+        for m in (self.modules() if recurse else [self]):
+            for registry in (m._parameters, m._buffers):
+                for t in registry.values():
+                    if t is not None:
+                        t._data = fresh(t)
+                        t.grad = None
+        return self
+
+    def share_memory(self):
+        """No-op: narae's DataLoader workers receive batches by pickling, not shared
+        parameters (kept so torch code runs unchanged)."""
+        return self
+
     def get_parameter(self, target):
         return self._get_registered(target, "_parameters", "parameter")
 
@@ -410,6 +447,19 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY] = self.get_extra_state()
+
+    def get_extra_state(self):
+        """Override (with ``set_extra_state``) to save non-tensor state under
+        ``<prefix>_extra_state`` in the state dict (JSON-able values for narae.save)."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
+                           "be called.")
+
+    def set_extra_state(self, state):
+        """Restore what ``get_extra_state`` returned."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
+                           "be called.")
 
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
         """OrderedDict of every parameter and persistent buffer under its dotted name.
@@ -424,11 +474,17 @@ class Module:
                 keep_vars = args[2]
         if destination is None:
             destination = OrderedDict()
+        for hook in self.__dict__.get("_state_dict_pre_hooks", {}).values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination=destination, prefix=prefix + name + ".",
                              keep_vars=keep_vars)
+        for hook in self.__dict__.get("_state_dict_hooks", {}).values():
+            result = hook(self, destination, prefix, {})
+            if result is not None:
+                destination = result
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys,
@@ -455,6 +511,13 @@ class Module:
                     arr = to_device(arr, device_of(t._data))
                     t._data[...] = arr.astype(t._data.dtype, copy=False)
                 t._version[0] += 1
+        extra_key = prefix + _EXTRA_STATE_KEY
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+            own.append((_EXTRA_STATE_KEY, None))
         if strict:
             children = {n + "." for n in self._modules}
             ours = {prefix + n for n, _ in own}
@@ -493,6 +556,10 @@ class Module:
                     load(child, prefix + name + ".")
 
         load(self, "")
+        incompatible = _IncompatibleKeys(missing, unexpected)
+        for module in self.modules():
+            for hook in module.__dict__.get("_load_state_dict_post_hooks", {}).values():
+                hook(module, incompatible)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: " +
@@ -512,6 +579,26 @@ class Module:
         rename or convert keys (old checkpoint layouts)."""
         handle = RemovableHandle(self._load_state_dict_pre_hooks)
         self._load_state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` runs after ``load_state_dict`` (it may clear
+        keys it knows are fine from ``missing_keys``/``unexpected_keys``, in place)."""
+        handle = RemovableHandle(self._load_state_dict_post_hooks)
+        self._load_state_dict_post_hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` collects entries."""
+        handle = RemovableHandle(self._state_dict_pre_hooks)
+        self._state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after this module (and
+        its children) filled ``state_dict``; it edits the dict in place."""
+        handle = RemovableHandle(self._state_dict_hooks)
+        self._state_dict_hooks[handle.id] = hook
         return handle
 
     def _register_load_state_dict_pre_hook(self, hook, with_module=False):
@@ -555,8 +642,26 @@ class Module:
             self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` runs when the gradients w.r.t. the module's outputs
+        arrive, before those w.r.t. its inputs are computed; non-None replaces
+        ``grad_output``."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook):
+        """Deprecated in torch in favour of ``register_full_backward_hook``; same here."""
+        import warnings
+        warnings.warn("register_backward_hook is deprecated; narae runs it as "
+                      "register_full_backward_hook", FutureWarning, stacklevel=2)
+        return self.register_full_backward_hook(hook)
+
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self.__dict__.get("_backward_pre_hooks")):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in self._forward_pre_hooks_with_kwargs:
@@ -567,7 +672,8 @@ class Module:
                 r = hook(self, args)
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
-        bw = _BackwardHookState(self) if self._backward_hooks else None
+        bw = _BackwardHookState(self) if (self._backward_hooks or
+                                          self.__dict__.get("_backward_pre_hooks")) else None
         if bw is not None:
             args = bw.wrap_inputs(args)
         try:
@@ -616,6 +722,9 @@ class Module:
 
 
 # -- full backward hooks -------------------------------------------------------------------
+_EXTRA_STATE_KEY = "_extra_state"
+
+
 class _Identity(Function):
     """Passes tensors through unchanged; its backward lets the hook see/replace gradients."""
     uses_inputs = False
@@ -667,6 +776,10 @@ class _BackwardHookState:
         return outs[0] if single else tuple(outs)
 
     def _on_grad_output(self, gys):
+        for hook in list(self.module.__dict__.get("_backward_pre_hooks", {}).values()):
+            r = hook(self.module, tuple(gys))
+            if r is not None:
+                gys = tuple(r) if isinstance(r, (tuple, list)) else (r,)
         self.grad_output = tuple(gys)
         if self.n_inputs == 0:
             self._call_hooks((None,))

@@ -5,7 +5,8 @@ place, so an update costs a few array ops and no graph; after changing a paramet
 step bumps ``p._version`` so that a backward still holding the old values raises.
 """
 import copy
-from collections import defaultdict
+import functools
+from collections import OrderedDict, defaultdict
 from itertools import chain
 
 import numpy as np
@@ -16,7 +17,8 @@ from ..tensor import Tensor
 from ..autograd import grad_mode
 from ..backend import capture, get_array_module, device_of, to_device
 
-__all__ = ["Optimizer", "required", "check_non_negative", "check_betas", "round_to_scalar_dtype"]
+__all__ = ["Optimizer", "required", "check_non_negative", "check_betas", "round_to_scalar_dtype",
+           "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
 
 class _Required:
@@ -53,8 +55,108 @@ def round_to_scalar_dtype(value):
     return float(dt(value))
 
 
+_global_step_pre_hooks = OrderedDict()
+_global_step_post_hooks = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """``hook(optimizer, args, kwargs)`` before every optimizer's ``step``."""
+    return _add_hook(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """``hook(optimizer, args, kwargs)`` after every optimizer's ``step``."""
+    return _add_hook(_global_step_post_hooks, hook)
+
+
+def _add_hook(registry, hook, prepend=False):
+    from ..nn.module import RemovableHandle
+    handle = RemovableHandle(registry)
+    registry[handle.id] = hook
+    if prepend:
+        registry.move_to_end(handle.id, last=False)
+    return handle
+
+
+def _with_step_hooks(step):
+    """``step`` running the step pre/post hooks (once, even when a subclass's step calls
+    its parent's)."""
+    @functools.wraps(step)
+    def hooked_step(self, *args, **kwargs):
+        hooks = self.__dict__.get("_hooks")
+        if (not hooks and not _global_step_pre_hooks and not _global_step_post_hooks) or \
+                self.__dict__.get("_in_hooked_step"):
+            return step(self, *args, **kwargs)
+        own = hooks or {}
+        args = (self,) + args  # torch's hooks see step's full positional arguments
+        self.__dict__["_in_hooked_step"] = True
+        try:
+            for hook in chain(list(_global_step_pre_hooks.values()),
+                              list(own.get("step_pre", {}).values())):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{hook} must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            out = step(*args, **kwargs)
+            for hook in chain(list(_global_step_post_hooks.values()),
+                              list(own.get("step_post", {}).values())):
+                hook(self, args, kwargs)
+            return out
+        finally:
+            self.__dict__["_in_hooked_step"] = False
+    hooked_step._with_hooks = True
+    return hooked_step
+
+
 class Optimizer:
     """Base class: ``params`` is an iterable of Tensors or of dicts (param groups)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_with_hooks", False):
+            cls.step = _with_step_hooks(step)
+
+    def _hook_registry(self, kind):
+        return self.__dict__.setdefault("_hooks", {}).setdefault(kind, OrderedDict())
+
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` before each ``step``; it may return new
+        ``(args, kwargs)``."""
+        return _add_hook(self._hook_registry("step_pre"), hook)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` after each ``step``."""
+        return _add_hook(self._hook_registry("step_post"), hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` before ``state_dict`` is built."""
+        return _add_hook(self._hook_registry("sd_pre"), hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` after; a non-None result replaces the dict."""
+        return _add_hook(self._hook_registry("sd_post"), hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` before loading; non-None replaces the dict."""
+        return _add_hook(self._hook_registry("load_pre"), hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` after ``load_state_dict``."""
+        return _add_hook(self._hook_registry("load_post"), hook, prepend)
+
+    def _run_hooks(self, kind, *args):
+        """Run the hooks of ``kind``; the last non-None result (or None)."""
+        result = None
+        for hook in list(self.__dict__.get("_hooks", {}).get(kind, {}).values()):
+            r = hook(self, *args)
+            if r is not None:
+                result = r
+                if args:
+                    args = (r,) + args[1:]
+        return result
 
     def __init__(self, params, defaults):
         if isinstance(params, Tensor):
@@ -207,6 +309,7 @@ class Optimizer:
         Parameters are named by their position over all groups, as in torch, so the dict
         can be loaded into a fresh optimizer built over other tensors of the same shapes.
         """
+        self._run_hooks("sd_pre")
         index = {}
         groups = []
         for group in self.param_groups:
@@ -217,10 +320,15 @@ class Optimizer:
             groups.append(packed)
         state = {(index[id(k)] if isinstance(k, Tensor) else k): v
                  for k, v in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        out = {"state": state, "param_groups": groups}
+        replaced = self._run_hooks("sd_post", out)
+        return replaced if replaced is not None else out
 
     def load_state_dict(self, state_dict):
         """Load a ``state_dict()``: state is copied onto each parameter's device and dtype."""
+        replaced = self._run_hooks("load_pre", state_dict)
+        if replaced is not None:
+            state_dict = replaced
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
@@ -241,6 +349,7 @@ class Optimizer:
         for group, saved in zip(self.param_groups, saved_groups):
             saved["params"] = group["params"]
         self.param_groups = saved_groups
+        self._run_hooks("load_post")
 
 
 def _cast(param, value, key=None):
