@@ -46,7 +46,7 @@ _engine._sum_to = _sum_to
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models",
-                "linalg")
+                "linalg", "distributions", "func")
 
 
 def __getattr__(name):

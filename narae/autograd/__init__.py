@@ -3,9 +3,15 @@ from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, 
 from .function import Function
 from . import engine
 from .gradcheck import gradcheck, gradgradcheck
+from .custom import FunctionCtx, once_differentiable
+from .anomaly_mode import (detect_anomaly, set_detect_anomaly, is_anomaly_enabled,
+                           is_anomaly_check_nan_enabled, set_anomaly_enabled)
+from . import functional
 
-__all__ = ["grad", "backward", "gradcheck", "gradgradcheck", "Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "inference_mode"]
+__all__ = ["grad", "backward", "gradcheck", "gradgradcheck", "Function", "no_grad", "enable_grad",
+           "set_grad_enabled", "is_grad_enabled", "inference_mode", "FunctionCtx", "once_differentiable",
+           "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
+           "is_anomaly_check_nan_enabled", "set_anomaly_enabled", "functional"]
 
 
 def _as_list(x):

@@ -163,12 +163,18 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     if key is not None and g is not None:
                         prev = capture[key]
                         capture[key] = g if prev is None else prev + g
-            if len(gys) > 1:
+                if fn not in needed:  # popped only to hand over a wanted output's gradient:
+                    todo = []         # nothing wanted lies behind it, so leave it intact
+                    continue
+            if len(gys) > 1 and fn._materialize_grads:
                 gys = [g if g is not None else _zeros(shape, dtype, fn)
                        for g, (shape, dtype) in zip(gys, fn._out_meta)]
             if fn._versions is not None or fn._out_versions is not None:
                 fn.check_versions()
-            gxs = fn.backward(*gys)
+            if _anomaly_backward is None:
+                gxs = fn.backward(*gys)
+            else:  # narae.autograd.detect_anomaly: NaN check, forward traceback
+                gxs = _anomaly_backward(fn, gys)
             inputs = fn.inputs
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -242,3 +248,4 @@ def _zeros(shape, dtype, fn):
 
 _Tensor = None
 _sum_to = None
+_anomaly_backward = None  # set by narae.autograd.anomaly_mode while it is on

@@ -14,7 +14,7 @@ from .. import _dtype as _dtype_mod
 from .._dtype import is_floating as _is_floating
 from ..backend.arrays import raise_if_mixed_devices
 
-__all__ = ["Function", "ShapeError"]
+__all__ = ["Function", "ShapeError", "FunctionCtx", "once_differentiable"]
 
 
 class ShapeError(RuntimeError, ValueError):
@@ -112,11 +112,45 @@ class Function:
     _hooks = None       # {output index: [hook, ...]} for non-leaf tensors' register_hook
     _retain = None      # {output index: weakref to tensor} for retain_grad()
 
+    # Multi-output nodes: the engine fills missing output gradients with zeros unless a
+    # torch-style custom Function turned this off (``ctx.set_materialize_grads(False)``).
+    _materialize_grads = True
+    # True on torch-style subclasses (static ``forward(ctx, ...)``), run by ``apply``.
+    _torch_style = False
+
     def forward(self, *xs):
         raise NotImplementedError
 
     def backward(self, *gys):
         raise NotImplementedError
+
+    vjp = backward  # torch's alias: a torch-style Function may define ``vjp`` instead
+
+    # -- torch-style custom Functions (the machinery lives in narae.autograd.custom) --------
+    def __init_subclass__(cls, **kwargs):
+        """Tell torch-style subclasses (static ``forward``, or ``setup_context``) apart."""
+        super().__init_subclass__(**kwargs)
+        d = cls.__dict__
+        if cls._torch_style or isinstance(d.get("forward"), staticmethod) or \
+                "setup_context" in d:
+            cls._torch_style = True
+            if "__call__" not in d:
+                cls.__call__ = _legacy_call
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """torch-style: store what backward needs, given ``forward``'s inputs and output."""
+        raise NotImplementedError("You must implement the setup_context() method of your "
+                                  "custom autograd.Function to use it with apply()")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run a torch-style custom Function on ``args`` and record it for backward."""
+        if not cls._torch_style:
+            raise TypeError(f"{cls.__name__}.apply: only torch-style Functions (a static "
+                            f"forward(ctx, ...)) use apply(); call narae's internal Functions "
+                            f"as instances, {cls.__name__}()(*tensors)")
+        return _custom_apply(cls, args, kwargs)
 
     def __call__(self, *inputs):
         """Run forward on ``inputs`` (Tensors) and, when gradients are needed, record the node."""
@@ -229,4 +263,14 @@ class Function:
         return f"<{type(self).__name__}Backward>"
 
 
+def _legacy_call(self, *args, **kwargs):
+    raise RuntimeError("Legacy autograd function with non-static forward method is deprecated. "
+                       "Please use new-style autograd function with static forward method. "
+                       "(Example: https://pytorch.org/docs/stable/autograd.html"
+                       "#torch.autograd.Function)")
+
+
 _Tensor = None  # set by narae.tensor to avoid an import cycle
+_custom_apply = None  # set by narae.autograd.custom (torch-style Function.apply)
+
+from .custom import FunctionCtx, once_differentiable  # noqa: E402,F401 (torch's location)

@@ -256,3 +256,14 @@ def test_custom_function_and_multiple_outputs():
     a, b = SplitHalves()(x)
     a.sum().backward()  # b unused: its gradient is zeros
     np.testing.assert_allclose(x.grad.numpy(), [2, 2, 0, 0])
+
+
+def test_grad_wrt_an_intermediate_leaves_the_graph_behind_it_intact():
+    """autograd.grad(y, h) hands over h's gradient without running (and freeing) the node
+    that made h: a later backward through it still works, as in torch."""
+    x = nr.randn(3, requires_grad=True)
+    h = x.exp()
+    (g,) = nr.autograd.grad((h * 2).sum(), h)
+    np.testing.assert_allclose(g.numpy(), 2.0)
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), h.detach().numpy(), rtol=1e-6)

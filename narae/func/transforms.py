@@ -1,0 +1,335 @@
+"""``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``jacrev``, ``jacfwd``, ``hessian``.
+
+Each transform makes fresh differentiable leaves for the arguments it differentiates and
+calls ``autograd.grad``. A depth counter tells a transform whether another one is running
+around it: then (or when the caller's tensors require grad) the backward is recorded
+(``create_graph=True``), so ``grad(grad(f))``, ``jacrev(jacrev(f))`` and
+``vmap(grad(f))`` compose. At the outermost level nothing extra is recorded.
+"""
+import functools
+
+from ..autograd import grad_mode
+from ._pytree import tree_flatten, tree_unflatten
+
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+
+
+class _Depth:
+    level = 0
+
+
+_depth = _Depth()
+
+
+def _Tensor():
+    from ..tensor import Tensor
+    return Tensor
+
+
+def _track(x):
+    """A differentiable stand-in for ``x``: linked to x's graph when x is already tracked."""
+    if x.requires_grad:
+        return x.view_as(x)
+    return x.detach().requires_grad_(True)
+
+
+def _argnums_tuple(argnums, nargs, api):
+    if isinstance(argnums, int):
+        nums = (argnums,)
+    elif isinstance(argnums, tuple) and argnums and all(isinstance(a, int) for a in argnums):
+        nums = argnums
+    else:
+        raise RuntimeError(f"{api}: argnums must be int or Tuple[int, ...], got: "
+                           f"{type(argnums)}" if not isinstance(argnums, tuple) else
+                           f"{api}: argnums must be non-empty, got: {argnums}")
+    if nargs == 0:
+        raise RuntimeError(f"{api}: f must take at least one positional arg, got 0")
+    out = []
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise RuntimeError(f"Got argnums={a}, but only {nargs} positional inputs")
+        out.append(a % nargs)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{api}: argnums must be unique, got {argnums}")
+    return tuple(out)
+
+
+class _Prepared:
+    """The arguments with the differentiated ones replaced by tracked leaves."""
+
+    def __init__(self, args, argnums, api):
+        Tensor = _Tensor()
+        self.single = isinstance(argnums, int)
+        self.nums = _argnums_tuple(argnums, len(args), api)
+        args = list(args)
+        self.leaves, self.specs, self.tracked_outer = [], [], False
+        for n in self.nums:
+            leaves, spec = tree_flatten(args[n])
+            for x in leaves:
+                if not isinstance(x, Tensor):
+                    raise RuntimeError(f"{api}: Expected the argument at argnums {n} to be "
+                                       f"Tensors (or containers of Tensors), got {type(x)}")
+                if not x.is_floating_point():
+                    raise RuntimeError(f"{api}: only Tensors of floating point dtype can be "
+                                       f"differentiated, got {x.dtype}")
+                if x.requires_grad:
+                    self.tracked_outer = True
+            new = [_track(x) for x in leaves]
+            self.leaves.append(new)
+            self.specs.append(spec)
+            args[n] = tree_unflatten(new, spec)
+        self.args = args
+        self.flat = [x for group in self.leaves for x in group]
+
+    def pack(self, flat_grads):
+        """Gradients shaped like the differentiated arguments (argnums' structure)."""
+        out, i = [], 0
+        for group, spec in zip(self.leaves, self.specs):
+            out.append(tree_unflatten(flat_grads[i:i + len(group)], spec))
+            i += len(group)
+        return out[0] if self.single else tuple(out)
+
+
+def _zeros_like(x):
+    from ..creation import zeros_like
+    return zeros_like(x)
+
+
+def _detach_tree(tree):
+    Tensor = _Tensor()
+    leaves, spec = tree_flatten(tree)
+    return tree_unflatten([x.detach() if isinstance(x, Tensor) else x for x in leaves], spec)
+
+
+def grad_and_value(func, argnums=0, has_aux=False):
+    """``f -> (df/dx, f(x))`` for a scalar-valued ``f`` (with ``has_aux``: ``(g, (f, aux))``)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..autograd import grad as autograd_grad
+        Tensor = _Tensor()
+        outer = _depth.level
+        _depth.level += 1
+        try:
+            with grad_mode.enable_grad():
+                prep = _Prepared(args, argnums, "grad_and_value(f)(*args)")
+                out = func(*prep.args, **kwargs)
+                aux = None
+                if has_aux:
+                    if not (isinstance(out, tuple) and len(out) == 2):
+                        raise RuntimeError("grad_and_value(f)(*args): output of function f "
+                                           "should be a tuple: (output, aux) if has_aux is "
+                                           "True")
+                    out, aux = out
+                if not isinstance(out, Tensor):
+                    raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return "
+                                       f"a Tensor, got {type(out)}")
+                if out.dim() != 0:
+                    raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return "
+                                       f"a scalar Tensor, got tensor with {out.dim()} dims. "
+                                       "Maybe you wanted to use the vjp or jacrev APIs "
+                                       "instead?")
+                create = outer > 0 or prep.tracked_outer
+                if out.requires_grad:
+                    gs = autograd_grad(out, prep.flat, create_graph=create, allow_unused=True)
+                else:
+                    gs = (None,) * len(prep.flat)
+                gs = [_zeros_like(x) if g is None else g for g, x in zip(gs, prep.flat)]
+        finally:
+            _depth.level -= 1
+        if not create:
+            out = out.detach()
+            aux = _detach_tree(aux)
+        g = prep.pack(gs)
+        return (g, (out, aux)) if has_aux else (g, out)
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux=False):
+    """``f -> df/dx`` for a scalar-valued ``f``; ``argnums`` picks the arguments (int/tuple)."""
+    gv = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        g, value = gv(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return wrapper
+
+
+def vjp(func, *primals, has_aux=False):
+    """``(f(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` returns one gradient per primal."""
+    from ..autograd import grad as autograd_grad
+    Tensor = _Tensor()
+    outer = _depth.level
+    _depth.level += 1
+    try:
+        with grad_mode.enable_grad():
+            prep = _Prepared(primals, tuple(range(len(primals))), "vjp(f, *primals)")
+            out = func(*prep.args)
+            aux = None
+            if has_aux:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise RuntimeError("vjp(f, *primals): output of function f should be a "
+                                       "tuple: (output, aux) if has_aux is True")
+                out, aux = out
+    finally:
+        _depth.level -= 1
+    out_leaves, out_spec = tree_flatten(out)
+    for o in out_leaves:
+        if not isinstance(o, Tensor):
+            raise RuntimeError("vjp(f, *primals): Expected f to be a function that has only "
+                               f"Tensors or containers of Tensors as output, got {type(o)}")
+    base_create = outer > 0 or prep.tracked_outer
+
+    def vjp_fn(*cotangents):
+        cts = cotangents[0] if len(cotangents) == 1 else cotangents
+        ct_leaves, ct_spec = tree_flatten(cts)
+        if len(ct_leaves) != len(out_leaves):
+            raise RuntimeError("Expected pytree structure of cotangents to be the same as "
+                               "pytree structure of outputs to the function")
+        for o, c in zip(out_leaves, ct_leaves):
+            if tuple(o.shape) != tuple(c.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output has a shape of "
+                                   f"{tuple(c.shape)} and output has a shape of "
+                                   f"{tuple(o.shape)}")
+        create = base_create or _depth.level > 0 or any(c.requires_grad for c in ct_leaves)
+        pairs = [(o, c) for o, c in zip(out_leaves, ct_leaves) if o.requires_grad]
+        with grad_mode.enable_grad():
+            if pairs:
+                gs = autograd_grad([o for o, _ in pairs], prep.flat, [c for _, c in pairs],
+                                   retain_graph=True, create_graph=create, allow_unused=True)
+            else:
+                gs = (None,) * len(prep.flat)
+        gs = [_zeros_like(x) if g is None else g for g, x in zip(gs, prep.flat)]
+        res = prep.pack(gs)
+        return res
+    shown = out if base_create else _detach_tree(out)
+    if has_aux:
+        return shown, vjp_fn, (aux if base_create else _detach_tree(aux))
+    return shown, vjp_fn
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """``(f(*primals), J @ tangents)`` by the double-vjp trick (reverse mode twice)."""
+    from ..autograd import grad as autograd_grad
+    if not isinstance(primals, tuple):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it "
+                           "should be valid to call f(*primals).")
+    if not isinstance(tangents, tuple) or len(tangents) != len(primals):
+        raise RuntimeError("jvp(f, primals, tangents): Expected tangents to be a tuple of the "
+                           "same length as primals")
+    outer = _depth.level
+    _depth.level += 1
+    try:
+        with grad_mode.enable_grad():
+            prep = _Prepared(primals, tuple(range(len(primals))), "jvp(f, primals, tangents)")
+            t_leaves = tree_flatten(tangents)[0]
+            for x, t in zip(prep.flat, t_leaves):
+                if tuple(x.shape) != tuple(t.shape):
+                    raise RuntimeError("jvp(f, primals, tangents): Expected primals and "
+                                       "tangents to have the same shape, got "
+                                       f"{tuple(x.shape)} and {tuple(t.shape)}")
+            out = func(*prep.args)
+            aux = None
+            if has_aux:
+                out, aux = out
+            out_leaves, out_spec = tree_flatten(out)
+            us = [_zeros_like(o).requires_grad_(True) for o in out_leaves]
+            pairs = [(o, u) for o, u in zip(out_leaves, us) if o.requires_grad]
+            if pairs:
+                gi = autograd_grad([o for o, _ in pairs], prep.flat, [u for _, u in pairs],
+                                   create_graph=True, allow_unused=True)
+            else:
+                gi = (None,) * len(prep.flat)
+            create = outer > 0 or prep.tracked_outer or any(t.requires_grad for t in t_leaves)
+            keep = [(g, t) for g, t in zip(gi, t_leaves) if g is not None and g.requires_grad]
+            if keep:
+                res = autograd_grad([g for g, _ in keep], us, [t for _, t in keep],
+                                    create_graph=create, allow_unused=True)
+            else:
+                res = (None,) * len(us)
+            res = [_zeros_like(o) if r is None else r for r, o in zip(res, out_leaves)]
+    finally:
+        _depth.level -= 1
+    if not create:
+        out, res = _detach_tree(out), [r.detach() for r in res]
+        aux = _detach_tree(aux)
+    tangent_out = tree_unflatten(res, out_spec)
+    return (out, tangent_out, aux) if has_aux else (out, tangent_out)
+
+
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
+    """``f -> J``: the Jacobian by reverse mode, one backward per output element.
+
+    The result nests like torch's: the output's structure, each leaf holding the argument's
+    structure (a tuple over ``argnums`` when it is a tuple), each Jacobian block of shape
+    ``output.shape + input.shape``.
+    """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..autograd import grad as autograd_grad
+        from ..backend import get_array_module
+        from ..creation import zeros
+        from ..ops.shape import stack
+        Tensor = _Tensor()
+        outer = _depth.level
+        _depth.level += 1
+        try:
+            with grad_mode.enable_grad():
+                prep = _Prepared(args, argnums, "jacrev")
+                out = func(*prep.args, **kwargs)
+                aux = None
+                if has_aux:
+                    if not (isinstance(out, tuple) and len(out) == 2):
+                        raise RuntimeError("jacrev(f, ...)(*args): output of function f should "
+                                           "be a tuple: (output, aux) if has_aux is True")
+                    out, aux = out
+                out_leaves, out_spec = tree_flatten(out)
+                for o in out_leaves:
+                    if not isinstance(o, Tensor):
+                        raise RuntimeError("jacrev(f, ...)(*args): Expected f to be a function "
+                                           "that has only Tensors or containers of Tensors as "
+                                           f"output, got {type(o)}")
+                create = outer > 0 or prep.tracked_outer
+                blocks = []
+                for o in out_leaves:
+                    n = o.numel()
+                    rows = [[] for _ in prep.flat]
+                    if o.requires_grad and n:
+                        eye = get_array_module(o._data).eye(n, dtype=o._data.dtype)
+                        for k in range(n):
+                            onehot = Tensor(eye[k].reshape(o.shape))
+                            gs = autograd_grad(o, prep.flat, onehot, retain_graph=True,
+                                               create_graph=create, allow_unused=True)
+                            for j, (g, x) in enumerate(zip(gs, prep.flat)):
+                                rows[j].append(_zeros_like(x) if g is None else g)
+                    per_input = []
+                    for j, x in enumerate(prep.flat):
+                        shape = tuple(o.shape) + tuple(x.shape)
+                        per_input.append(stack(rows[j], 0).reshape(shape) if rows[j] else
+                                         zeros(shape, dtype=x.dtype, device=x.device))
+                    blocks.append(prep.pack(per_input))
+        finally:
+            _depth.level -= 1
+        if not create:
+            blocks = [_detach_tree(b) for b in blocks]
+            aux = _detach_tree(aux)
+        jac = tree_unflatten(blocks, out_spec)
+        return (jac, aux) if has_aux else jac
+    return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """``f -> J``, as torch.func.jacfwd; computed in reverse mode (narae has no forward AD),
+    so it equals ``jacrev`` (cheaper when outputs are fewer than inputs, not otherwise)."""
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
+                           f"'same'. Got {randomness}")
+    return jacrev(func, argnums, has_aux=has_aux)
+
+
+def hessian(func, argnums=0):
+    """``f -> H``: the Jacobian of the Jacobian (``jacfwd(jacrev(f))``)."""
+    return jacfwd(jacrev(func, argnums), argnums)
