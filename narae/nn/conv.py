@@ -1,4 +1,4 @@
-"""Convolution layers: ``Conv1d/2d`` and ``ConvTranspose1d/2d`` (torch's arguments).
+"""Convolution layers: ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d`` (torch's arguments).
 
 Weights are (out, in/groups, *kernel) for convolutions and (in, out/groups, *kernel) for
 transposed ones, initialised as torch's: kaiming_uniform(a=sqrt(5)), bias U(+-1/sqrt(fan_in)).
@@ -8,12 +8,11 @@ import math
 from .. import creation
 from . import functional as F
 from . import init
-from ._utils import _single, _pair
+from ._utils import _single, _pair, _triple
 from .module import Module
 from .parameter import Parameter
 
-# 3-D convolutions are not provided: narae has no conv3d op yet.
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -139,6 +138,11 @@ class Conv2d(_Conv):
     _n, _ntuple, _fname = 2, staticmethod(_pair), "conv2d"
 
 
+class Conv3d(_Conv):
+    """3-D convolution over (N, C, D, H, W) inputs (volumes, video clips)."""
+    _n, _ntuple, _fname = 3, staticmethod(_triple), "conv3d"
+
+
 class _ConvTranspose(_ConvNd):
     _transposed = True
     _fname = "conv_transpose2d"
@@ -191,3 +195,7 @@ class ConvTranspose2d(_ConvTranspose):
     """The gradient of Conv2d w.r.t. its input, as a layer (upsamples by ``stride``)."""
     _n, _ntuple, _fname = 2, staticmethod(_pair), "conv_transpose2d"
 
+
+class ConvTranspose3d(_ConvTranspose):
+    """The gradient of Conv3d w.r.t. its input, as a layer (upsamples volumes by ``stride``)."""
+    _n, _ntuple, _fname = 3, staticmethod(_triple), "conv_transpose3d"

@@ -1,11 +1,14 @@
-"""Pooling layers: max/average, fixed-window and adaptive (torch's arguments and reprs)."""
+"""Pooling layers: max/average/power, fixed-window, adaptive and fractional, 1-D to 3-D, and
+max unpooling (torch's arguments and reprs)."""
 from . import functional as F
-from ._utils import _single
+from ._utils import _single, _pair, _triple
 from .module import Module
 
-# 3-D pools are not provided: narae has no 3-D pooling ops yet.
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
+           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d",
+           "FractionalMaxPool3d"]
 
 
 class _Pool(Module):
@@ -46,6 +49,9 @@ class MaxPool1d(_MaxPoolNd):
 class MaxPool2d(_MaxPoolNd):
     _n = 2
 
+
+class MaxPool3d(_MaxPoolNd):
+    _n = 3
 
 
 class AvgPool1d(_Pool):
@@ -94,6 +100,9 @@ class AvgPool2d(_AvgPoolNd):
     _n = 2
 
 
+class AvgPool3d(_AvgPoolNd):
+    _n = 3
+
 
 class _AdaptiveAvgPoolNd(_Pool):
     def __init__(self, output_size):
@@ -116,6 +125,9 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average pooling to a fixed ``output_size`` whatever the input's spatial size."""
     _n = 2
 
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    _n = 3
 
 
 class _AdaptiveMaxPoolNd(_Pool):
@@ -140,6 +152,9 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     _n = 2
 
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    _n = 3
 
 
 class _LPPoolNd(_Pool):
@@ -166,3 +181,79 @@ class LPPool1d(_LPPoolNd):
 
 class LPPool2d(_LPPoolNd):
     _n = 2
+
+
+class LPPool3d(_LPPoolNd):
+    _n = 3
+
+
+class _MaxUnpoolNd(_Pool):
+    """Max pooling's partial inverse: values back at their argmax, zeros elsewhere."""
+    _ntuple = staticmethod(_pair)
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        nt = self._ntuple
+        self.kernel_size = nt(kernel_size)
+        self.stride = nt(stride if stride is not None else kernel_size)
+        self.padding = nt(padding)
+
+    def forward(self, input, indices, output_size=None):
+        self._check_input(input)
+        return getattr(F, f"max_unpool{self._n}d")(input, indices, self.kernel_size, self.stride,
+                                                    self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    _n, _ntuple = 1, staticmethod(_single)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    _n, _ntuple = 2, staticmethod(_pair)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    _n, _ntuple = 3, staticmethod(_triple)
+
+
+class _FractionalMaxPoolNd(_Pool):
+    """Max pooling over pseudo-random windows with a fractional stride (Graham, 2014).
+
+    Fresh windows are drawn at each call unless ``_random_samples`` (a buffer, (N, C, n) in
+    [0, 1)) fixes them.
+    """
+    _ntuple = staticmethod(_pair)
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        nt = self._ntuple
+        self.kernel_size = nt(kernel_size)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = nt(output_size) if output_size is not None else None
+        self.output_ratio = nt(output_ratio) if output_ratio is not None else None
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{type(self).__name__} requires specifying either an output size, "
+                             "or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        self._check_input(input)
+        return getattr(F, f"fractional_max_pool{self._n}d")(
+            input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+            _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    _n, _ntuple = 2, staticmethod(_pair)
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    _n, _ntuple = 3, staticmethod(_triple)

@@ -1,4 +1,4 @@
-"""Convolutions: conv1d, conv2d, conv_transpose1d, conv_transpose2d (torch.nn.functional's).
+"""Convolutions: conv1d/2d/3d, conv_transpose1d/2d/3d (torch.nn.functional's).
 
 Arguments and results are NCHW with torch's weight layouts, but the work is done channels-last:
 the input is viewed as NHWC, the sliding windows are a strided view over it, and the column
@@ -19,8 +19,12 @@ On the GPU (``kernels.use_kernels``) the three kernels are NCHW instead: an im2c
 one cuBLAS GEMM per batch chunk, and a gather-form col2im kernel (see "Kernel path" below).
 Three Functions wrap them (``_Conv``, ``_ConvTranspose``, ``_ConvWeight``) and their backward
 passes are again these Functions, so gradients of any order work, on either path.
-1-D convolutions are 2-D ones with a height of 1.
+1-D convolutions are 2-D ones with a height of 1. 3-D convolutions take the channels-last
+array path (written for any number of spatial dims) on every device: NDHWC windows, one GEMM
+per batch block; the FFT and kernel paths are 2-D only.
 """
+import itertools
+
 from ..autograd import function as _function
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module, kernels
@@ -28,166 +32,212 @@ from ..backend.kernels import im2col_ops
 from . import _bf16
 from .shape import reshape, sum_to
 
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d"]
 
 
 class _Geom:
-    """A 2-D convolution's geometry seen from its input side (shared by all three kernels)."""
+    """A convolution's geometry seen from its input side (shared by all three kernels).
+
+    N-d: one stride/dilation entry per spatial dim, ``pad`` the (before, after) pairs of the
+    dims flattened, e.g. (top, bottom, left, right) in 2-D.
+    """
     __slots__ = ("stride", "pad", "dilation", "groups")
 
     def __init__(self, stride, pad, dilation, groups):
-        self.stride = stride        # (sh, sw)
-        self.pad = pad              # (top, bottom, left, right)
-        self.dilation = dilation    # (dh, dw)
+        self.stride = stride        # (sh, sw) / (sd, sh, sw)
+        self.pad = pad              # (top, bottom, left, right) / (front, back, top, ...)
+        self.dilation = dilation    # (dh, dw) / (dd, dh, dw)
         self.groups = groups
 
-    def out_size(self, H, W, kh, kw):
-        (sh, sw), (pt, pb, pl, pr), (dh, dw) = self.stride, self.pad, self.dilation
-        return ((H + pt + pb - dh * (kh - 1) - 1) // sh + 1,
-                (W + pl + pr - dw * (kw - 1) - 1) // sw + 1)
+    def out_size(self, sizes, ksize):
+        p = self.pad
+        return tuple((n + p[2 * i] + p[2 * i + 1] - d * (k - 1) - 1) // s + 1 for i, (n, k, s, d)
+                     in enumerate(zip(sizes, ksize, self.stride, self.dilation)))
+
+    def padded_size(self, sizes):
+        p = self.pad
+        return tuple(n + p[2 * i] + p[2 * i + 1] for i, n in enumerate(sizes))
+
+    def crop(self, sizes):
+        """The index of the unpadded region in a padded channels-last array."""
+        p = self.pad
+        return (slice(None),) + tuple(slice(p[2 * i], p[2 * i] + n) for i, n in enumerate(sizes))
+
+
+def _prod(t):
+    n = 1
+    for v in t:
+        n *= v
+    return n
+
+
+def _channels_last(a):
+    """(N, C, *S) -> (N, *S, C) view."""
+    return a.transpose(0, *range(2, a.ndim), 1)
+
+
+def _from_channels_last(a):
+    """(N, *S, C) -> (N, C, *S) view."""
+    return a.transpose(0, a.ndim - 1, *range(1, a.ndim - 1))
 
 
 # --- array kernels ---------------------------------------------------------------------
+# Written for any number of spatial dims: 1-D convs run as 2-D ones, 3-D convs take these
+# (on the GPU too: there is no 3-D kernel path), 2-D ones take them unless the kernel or FFT
+# path does.
 _BLOCK_BYTES = 1 << 22  # column blocks of ~4 MiB stay in cache between the copy and the GEMM
+_DEVICE_BLOCK_BYTES = 1 << 28  # on a GPU: big GEMMs, but a bounded column buffer
 
 
 def _batch_blocks(xp, N, bytes_per_image):
     """Slices of the batch, each small enough for its column block to stay in cache.
 
     Processing the batch block by block also avoids allocating (and page-faulting) a column
-    matrix of kh*kw times the input's size. On a GPU one block is best.
+    matrix of prod(k) times the input's size. On a GPU the blocks are as large as the memory
+    cap allows (a 3-D conv's whole-batch column matrix could take gigabytes).
     """
-    if xp.__name__ != "numpy":
+    cap = _BLOCK_BYTES if xp.__name__ == "numpy" else _DEVICE_BLOCK_BYTES
+    n = max(1, cap // max(1, bytes_per_image))
+    if n >= N:
         return [slice(0, N)]
-    n = max(1, _BLOCK_BYTES // max(1, bytes_per_image))
     return [slice(i, min(i + n, N)) for i in range(0, N, n)]
 
 
-def _is_plain_1x1(kh, kw, geom, in_hw, out_hw):
-    (sh, sw), pad = geom.stride, geom.pad
-    return kh == kw == 1 and sh == sw == 1 and not any(pad) and tuple(in_hw) == tuple(out_hw)
+def _is_plain_1x1(ksize, geom, in_size, out_size):
+    return (all(k == 1 for k in ksize) and all(s == 1 for s in geom.stride)
+            and not any(geom.pad) and tuple(in_size) == tuple(out_size))
 
 
 def _padded_nhwc(xp, x, geom):
-    """NCHW ``x`` as a zero-padded channels-last array (a view when there is no padding)."""
-    N, C, H, W = x.shape
-    pt, pb, pl, pr = geom.pad
-    xn = x.transpose(0, 2, 3, 1)
-    if pt or pb or pl or pr:
-        xpad = xp.zeros((N, H + pt + pb, W + pl + pr, C), x.dtype)
-        xpad[:, pt:pt + H, pl:pl + W] = xn
+    """Channels-first ``x`` as a zero-padded channels-last array (a view when unpadded)."""
+    xn = _channels_last(x)
+    if any(geom.pad):
+        sizes = x.shape[2:]
+        xpad = xp.zeros((x.shape[0],) + geom.padded_size(sizes) + (x.shape[1],), x.dtype)
+        xpad[geom.crop(sizes)] = xn
         return xpad
-    if C > 1 and xn.strides[-1] != xn.itemsize:
+    if x.shape[1] > 1 and xn.strides[-1] != xn.itemsize:
         return xp.ascontiguousarray(xn)  # one transpose copy beats gathering single floats
     return xn
 
 
-def _im2col(xp, xpad, kh, kw, Ho, Wo, geom):
-    """(g, n*Ho*Wo, kh*kw*Cg) column matrix of a padded NHWC block, copied from a window view.
+def _im2col(xp, xpad, ksize, out, geom):
+    """(g, n*prod(out), prod(ksize)*Cg) column matrix of a padded channels-last block, copied
+    from a window view.
 
     The copy moves runs of kw*Cg contiguous values (channels-last), not single elements.
     """
-    N, Hp, Wp, C = xpad.shape
+    N, C = xpad.shape[0], xpad.shape[-1]
     g = geom.groups
-    if _is_plain_1x1(kh, kw, geom, (Hp, Wp), (Ho, Wo)) and g == 1:
-        return xpad.reshape(1, N * Ho * Wo, C)  # 1x1 conv: the input itself
-    (sh, sw), (dh, dw) = geom.stride, geom.dilation
-    sN, sH, sW, sC = xpad.strides
+    if g == 1 and _is_plain_1x1(ksize, geom, xpad.shape[1:-1], out):
+        return xpad.reshape(1, N * _prod(out), C)  # 1x1 conv: the input itself
+    strides = xpad.strides
+    sp, sC = strides[1:-1], strides[-1]
     Cg = C // g
     win = xp.lib.stride_tricks.as_strided(
-        xpad, (g, N, Ho, Wo, kh, kw, Cg),
-        (Cg * sC, sN, sH * sh, sW * sw, sH * dh, sW * dw, sC))
-    return win.reshape(g, N * Ho * Wo, kh * kw * Cg)
+        xpad, (g, N) + tuple(out) + tuple(ksize) + (Cg,),
+        (Cg * sC, strides[0]) + tuple(a * s for a, s in zip(sp, geom.stride))
+        + tuple(a * d for a, d in zip(sp, geom.dilation)) + (sC,))
+    return win.reshape(g, N * _prod(out), _prod(ksize) * Cg)
 
 
 def _wmat(w, g):
-    """Weight (O, Cg, kh, kw) as g matrices (kh*kw*Cg, O/g), rows in the column order."""
-    O, Cg, kh, kw = w.shape
-    return w.reshape(g, O // g, Cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(
-        g, kh * kw * Cg, O // g)
+    """Weight (O, Cg, *k) as g matrices (prod(k)*Cg, O/g), rows in the column order."""
+    O, Cg = w.shape[:2]
+    nd = w.ndim - 2
+    return w.reshape((g, O // g, Cg) + w.shape[2:]).transpose(0, *range(3, nd + 3), 2, 1) \
+        .reshape(g, _prod(w.shape[2:]) * Cg, O // g)
 
 
-def _conv_fwd(x, w, geom, out_hw=None, b=None):
-    """conv(x, w) (+ b) as a channels-last array (N, Ho, Wo, O): im2col + GEMM per batch block
+def _conv_fwd(x, w, geom, out_size=None, b=None):
+    """conv(x, w) (+ b) as a channels-last array (N, *out, O): im2col + GEMM per batch block
     (or by FFT, see _use_fft)."""
     xp = get_array_module(x)
-    N, C, H, W = x.shape
-    O, Cg, kh, kw = w.shape
+    N, C = x.shape[:2]
+    O, ksize = w.shape[0], w.shape[2:]
     g = geom.groups
-    Ho, Wo = out_hw or geom.out_size(H, W, kh, kw)
-    if _kernel_path(xp, x.dtype):
-        return _kernel_conv_fwd(xp, x, w, geom, Ho, Wo, b)
-    if _use_fft(xp, C, O, kh, kw, geom):
-        return _fft_fwd(x, w, geom, Ho, Wo, b)
+    out = tuple(out_size) if out_size else geom.out_size(x.shape[2:], ksize)
+    if x.ndim == 4:
+        if _kernel_path(xp, x.dtype):
+            return _kernel_conv_fwd(xp, x, w, geom, *out, b)
+        if _use_fft(xp, C, O, *ksize, geom):
+            return _fft_fwd(x, w, geom, *out, b)
     xpad = _padded_nhwc(xp, x, geom)
     wm = _wmat(w, g)
-    y = xp.empty((N, Ho, Wo, O), x.dtype)
-    for blk in _batch_blocks(xp, N, Ho * Wo * kh * kw * C * x.itemsize):
-        col = _im2col(xp, xpad[blk], kh, kw, Ho, Wo, geom)
+    y = xp.empty((N,) + out + (O,), x.dtype)
+    for blk in _batch_blocks(xp, N, _prod(out) * _prod(ksize) * C * x.itemsize):
+        col = _im2col(xp, xpad[blk], ksize, out, geom)
         if g == 1:
             xp.matmul(col[0], wm[0], out=y[blk].reshape(-1, O))
         else:  # (g, m, O/g) -> (m, g, O/g)
-            y[blk] = xp.matmul(col, wm).transpose(1, 0, 2).reshape(-1, Ho, Wo, O)
+            y[blk] = xp.matmul(col, wm).transpose(1, 0, 2).reshape((-1,) + out + (O,))
     if b is not None:
         y += b
     return y
 
 
-def _conv_bwd_input(gy, w, geom, H, W, keep=None):
-    """conv^T(gy, w): the input gradient of conv (= conv_transpose), NHWC (N, H, W, C).
+def _conv_bwd_input(gy, w, geom, size, keep=None):
+    """conv^T(gy, w): the input gradient of conv (= conv_transpose), channels-last (N, *size, C).
 
-    A batched GEMM gives each kernel offset's contribution as a contiguous (n, Ho, Wo, C)
-    block; col2im adds each into a strided slice of the padded result: kh*kw vectorised adds
+    A batched GEMM gives each kernel offset's contribution as a contiguous (n, *out, C)
+    block; col2im adds each into a strided slice of the padded result: prod(k) vectorised adds
     with long contiguous runs, never a loop over pixels.
     """
     xp = get_array_module(gy)
-    N, O, Ho, Wo = gy.shape
-    _, Cg, kh, kw = w.shape
-    g = geom.groups
-    if _kernel_path(xp, gy.dtype):
-        return _kernel_conv_bwd_input(xp, gy, w, geom, H, W)
-    if _use_fft(xp, Cg, O, kh, kw, geom):
-        return _fft_bwd_input(gy, w, geom, H, W, keep)
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = geom.stride, geom.pad, geom.dilation
-    gyn = gy.transpose(0, 2, 3, 1)
-    wk = xp.ascontiguousarray(w.reshape(g, O // g, Cg, kh * kw).transpose(0, 3, 1, 2))
-    if _is_plain_1x1(kh, kw, geom, (H, W), (Ho, Wo)):
+    N, O = gy.shape[:2]
+    out, size = gy.shape[2:], tuple(size)
+    Cg, ksize = w.shape[1], w.shape[2:]
+    g, nd = geom.groups, len(ksize)
+    if nd == 2:
+        if _kernel_path(xp, gy.dtype):
+            return _kernel_conv_bwd_input(xp, gy, w, geom, *size)
+        if _use_fft(xp, Cg, O, *ksize, geom):
+            return _fft_bwd_input(gy, w, geom, *size, keep)
+    gyn = _channels_last(gy)
+    K = _prod(ksize)
+    wk = xp.ascontiguousarray(w.reshape(g, O // g, Cg, K).transpose(0, 3, 1, 2))
+    if _is_plain_1x1(ksize, geom, size, out):
         cols = xp.matmul(gyn.reshape(-1, g, O // g).transpose(1, 0, 2), wk[:, 0])
-        return cols.transpose(1, 0, 2).reshape(N, H, W, g * Cg)
-    Hp, Wp = H + pt + pb, W + pl + pr
-    out = xp.zeros((N, Hp, Wp, g, Cg), gy.dtype)
-    he, we = sh * (Ho - 1) + 1, sw * (Wo - 1) + 1
-    for blk in _batch_blocks(xp, N, Ho * Wo * kh * kw * g * Cg * gy.itemsize):
+        return cols.transpose(1, 0, 2).reshape((N,) + size + (g * Cg,))
+    padded = geom.padded_size(size)
+    res = xp.zeros((N,) + padded + (g, Cg), gy.dtype)
+    ext = [s * (o - 1) + 1 for s, o in zip(geom.stride, out)]
+    views = [(slice(None),) + tuple(slice(i * d, i * d + e, s) for i, d, e, s in
+                                    zip(off, geom.dilation, ext, geom.stride))
+             for off in itertools.product(*map(range, ksize))]
+    for blk in _batch_blocks(xp, N, _prod(out) * K * g * Cg * gy.itemsize):
         gb = gyn[blk]
         n = gb.shape[0]
         cols = xp.matmul(gb.reshape(-1, g, O // g).transpose(1, 0, 2)[:, None], wk)
-        ob = out[blk]  # cols: (g, kh*kw, n*Ho*Wo, Cg)
-        for i in range(kh):
-            for j in range(kw):
-                c = cols[:, i * kw + j]
-                c = c[0].reshape(n, Ho, Wo, 1, Cg) if g == 1 else \
-                    c.reshape(g, n, Ho, Wo, Cg).transpose(1, 2, 3, 0, 4)
-                view = ob[:, i * dh:i * dh + he:sh, j * dw:j * dw + we:sw]
-                xp.add(view, c, out=view)  # not `+=`: that copies the slice back once more
-    return out.reshape(N, Hp, Wp, g * Cg)[:, pt:pt + H, pl:pl + W]
+        ob = res[blk]  # cols: (g, K, n*prod(out), Cg)
+        for k, at in enumerate(views):
+            c = cols[:, k]
+            c = c[0].reshape((n,) + out + (1, Cg)) if g == 1 else \
+                c.reshape((g, n) + out + (Cg,)).transpose(1, *range(2, nd + 2), 0, nd + 2)
+            view = ob[at]
+            xp.add(view, c, out=view)  # not `+=`: that copies the slice back once more
+    return res.reshape((N,) + padded + (g * Cg,))[geom.crop(size)]
 
 
-def _conv_bwd_weight(x, gy, geom, kh, kw, cache=None):
-    """conv_w(x, gy): the weight gradient (O, Cg, kh, kw) = sum over blocks gy^T @ im2col(x)."""
+def _conv_bwd_weight(x, gy, geom, ksize, cache=None):
+    """conv_w(x, gy): the weight gradient (O, Cg, *k) = sum over blocks gy^T @ im2col(x)."""
     xp = get_array_module(x)
-    N, O, Ho, Wo = gy.shape
+    N, O = gy.shape[:2]
+    out, ksize = gy.shape[2:], tuple(ksize)
     C = x.shape[1]
-    g = geom.groups
+    g, nd = geom.groups, len(ksize)
     Cg = C // g
-    if _kernel_path(xp, x.dtype):
-        return _kernel_conv_bwd_weight(xp, x, gy, geom, kh, kw)
-    if _use_fft(xp, Cg, O, kh, kw, geom):
-        return _fft_bwd_weight(x, gy, geom, kh, kw, cache)
+    if nd == 2:
+        if _kernel_path(xp, x.dtype):
+            return _kernel_conv_bwd_weight(xp, x, gy, geom, *ksize)
+        if _use_fft(xp, Cg, O, *ksize, geom):
+            return _fft_bwd_weight(x, gy, geom, *ksize, cache)
     xpad = _padded_nhwc(xp, x, geom)
-    gyn = gy.transpose(0, 2, 3, 1)
+    gyn = _channels_last(gy)
     gw = None
-    for blk in _batch_blocks(xp, N, Ho * Wo * kh * kw * C * x.itemsize):
-        col = _im2col(xp, xpad[blk], kh, kw, Ho, Wo, geom)
+    for blk in _batch_blocks(xp, N, _prod(out) * _prod(ksize) * C * x.itemsize):
+        col = _im2col(xp, xpad[blk], ksize, out, geom)
         gb = gyn[blk].reshape(-1, O)
         if g == 1:
             part = xp.matmul(gb.T, col[0])
@@ -197,7 +247,10 @@ def _conv_bwd_weight(x, gy, geom, kh, kw, cache=None):
             gw = part
         else:
             gw += part
-    return xp.ascontiguousarray(gw.reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2))
+    if gw is None:  # an empty batch
+        return xp.zeros((O, Cg) + ksize, x.dtype)
+    return xp.ascontiguousarray(gw.reshape((O,) + ksize + (Cg,)).transpose(
+        0, nd + 1, *range(1, nd + 1)))
 
 
 # --- Kernel path (GPU, or the CPU emulator in tests) ----------------------------------------
@@ -489,7 +542,7 @@ def _fft_bwd_weight(x, gy, geom, kh, kw, cache=None):
 
 # --- Functions ---------------------------------------------------------------------------
 def _bias_grad(gy):
-    return reshape(sum_to(gy, (gy.shape[1], 1, 1)), (gy.shape[1],))
+    return reshape(sum_to(gy, (gy.shape[1],) + (1,) * (gy.ndim - 2)), (gy.shape[1],))
 
 
 class _Conv(Function):
@@ -500,7 +553,7 @@ class _Conv(Function):
 
     def forward(self, x, w, b=None):
         (x, w, b), low = _bf16.widen(x, w, b)  # bfloat16: float32 arithmetic, rounded once
-        return _bf16.narrow(_conv_fwd(x, w, self.geom, self.out_hw, b).transpose(0, 3, 1, 2),
+        return _bf16.narrow(_from_channels_last(_conv_fwd(x, w, self.geom, self.out_hw, b)),
                             low)
 
     def backward(self, gy):
@@ -523,11 +576,11 @@ class _ConvTranspose(Function):
 
     def forward(self, g, w, b=None):
         (g, w, b), low = _bf16.widen(g, w, b)
-        z = _conv_bwd_input(g, w, self.geom, *self.size, self.keep)
+        z = _conv_bwd_input(g, w, self.geom, self.size, self.keep)
         self.keep = None
         if b is not None:
             z += b
-        return _bf16.narrow(z.transpose(0, 3, 1, 2), low)
+        return _bf16.narrow(_from_channels_last(z), low)
 
     def backward(self, gz):
         g, w = self.inputs[0], self.inputs[1]
@@ -547,7 +600,7 @@ class _ConvWeight(Function):
 
     def forward(self, x, gy):
         (x, gy), low = _bf16.widen(x, gy)
-        gw = _conv_bwd_weight(x, gy, self.geom, *self.ksize, self.cache)
+        gw = _conv_bwd_weight(x, gy, self.geom, self.ksize, self.cache)
         self.cache = None
         return _bf16.narrow(gw, low)
 
@@ -645,7 +698,7 @@ def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
     if nd == 1:
         geom = _Geom((1, stride[0]), (0, 0) + pads[0], (1, dilation[0]), groups)
     else:
-        geom = _Geom(stride, pads[0] + pads[1], dilation, groups)
+        geom = _Geom(stride, sum(pads, ()), dilation, groups)
     fn = _Conv(geom)
     y = fn(x, w) if bias is None else fn(x, w, bias)
     return _from_2d(nd, y, unbatched)
@@ -690,7 +743,7 @@ def _conv_transposend(name, nd, input, weight, bias, stride, padding, output_pad
         geom = _Geom((1, stride[0]), (0, 0, padding[0], padding[0]), (1, dilation[0]), groups)
         size = [1] + size
     else:
-        geom = _Geom(stride, (padding[0],) * 2 + (padding[1],) * 2, dilation, groups)
+        geom = _Geom(stride, sum(((p, p) for p in padding), ()), dilation, groups)
     fn = _ConvTranspose(geom, size)
     y = fn(x, w) if bias is None else fn(x, w, bias)
     return _from_2d(nd, y, unbatched)
@@ -706,6 +759,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convnd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution (cross-correlation) of (N, C, D, H, W) with a (O, C/groups, kd, kh, kw)
+    weight."""
+    return _convnd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """Transposed 1-D convolution (the gradient of conv1d); weight (C, O/groups, k)."""
@@ -717,4 +776,11 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                      dilation=1):
     """Transposed 2-D convolution (the gradient of conv2d); weight (C, O/groups, kh, kw)."""
     return _conv_transposend("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                             output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 3-D convolution (the gradient of conv3d); weight (C, O/groups, kd, kh, kw)."""
+    return _conv_transposend("conv_transpose3d", 3, input, weight, bias, stride, padding,
                              output_padding, groups, dilation)

@@ -1,22 +1,30 @@
-"""Pooling: max/avg/lp pools, adaptive pools and max_unpool (torch.nn.functional's).
+"""Pooling: max/avg/lp pools (1-D, 2-D, 3-D), adaptive pools, max_unpool and fractional max
+pooling (torch.nn.functional's).
 
-Like the convolutions, pools work on an NHWC view of the NCHW input. A window op is a loop
-over the kh*kw kernel offsets, each reading one strided slice of the (padded) input: the
-work is kh*kw vectorised passes over the output, never a loop over pixels. When the window
-tiles the input (kernel == stride) the slices are exactly a reshape of it.
+Like the convolutions, pools work on a channels-last view of the input (NHWC, NDHWC). A
+window op is a loop over the prod(kernel) kernel offsets, each reading one strided slice of
+the (padded) input: the work is prod(kernel) vectorised passes over the output, never a loop
+over pixels. When the window tiles the input (kernel == stride) the slices are exactly a
+reshape of it.
+
+Adaptive and fractional max pools have windows of varying position (and size): a table of
+flat input indices, (outputs, taps), is gathered and reduced with one argmax; the result is
+a gather of the input at the winners (``_PlaneGather``), whose adjoint is a scatter-add.
 
 Max pooling keeps, per output, the offset of its first maximum (torch's tie rule: the first
 in scan order wins). Its backward writes the gradient back through that offset, and that
 scatter is a Function whose backward is the matching gather (and the other way round), so
 double backward works. Average pooling is linear: its backward is its adjoint and vice versa.
-1-D pools are 2-D ones with a height of 1.
+1-D pools are 2-D ones with a height of 1; 3-D pools take the array path on every device.
 
-On the GPU (``kernels.use_kernels``) max and average pooling run as NCHW kernels inside the
+On the GPU (``kernels.use_kernels``) 2-D max and average pooling run as NCHW kernels inside the
 same Functions (``pool_ops``): one thread per output forward, one per input element backward,
 gathering from the windows that cover it. Max pooling's argmax is then kept as torch's flat
 index, and the Functions built from it stay on the kernels whatever the mode later.
 """
+import itertools
 import math
+from functools import reduce
 
 import numpy as np
 
@@ -27,43 +35,61 @@ from ..backend.kernels import pool_ops
 from .shape import reshape
 from .resize import _Resample
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "max_unpool1d",
-           "max_unpool2d", "lp_pool1d", "lp_pool2d"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
+           "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
+           "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+           "lp_pool1d", "lp_pool2d", "lp_pool3d", "fractional_max_pool2d",
+           "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+           "fractional_max_pool3d_with_indices"]
 
 
 class _PoolGeom:
-    """Where each kernel offset reads: sizes, padding (including ceil_mode's extra) and slices."""
+    """Where each kernel offset reads: sizes, padding (including ceil_mode's extra) and slices.
+
+    Any number of spatial dims (``in_hw``/``out_hw`` are the spatial sizes); ``pad`` holds the
+    (before, after) pairs of the dims flattened, (top, bottom, left, right) in 2-D.
+    """
 
     def __init__(self, in_hw, out_hw, kernel, stride, pad, dilation):
-        self.in_hw, self.out_hw = in_hw, out_hw
+        self.in_hw, self.out_hw = tuple(in_hw), tuple(out_hw)
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
-        H, W = in_hw
-        need = [(o - 1) * s + d * (k - 1) + 1
-                for o, s, d, k in zip(out_hw, stride, dilation, kernel)]
-        self.pad = (pad[0], max(0, need[0] - H - pad[0]), pad[1], max(0, need[1] - W - pad[1]))
+        self.pad = ()
+        for n, o, s, d, k, p in zip(in_hw, out_hw, stride, dilation, kernel, pad):
+            self.pad += (p, max(0, (o - 1) * s + d * (k - 1) + 1 - n - p))
         # no two offsets reach the same input element: the backward can assign, not add
         self.disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
 
     def slices(self):
-        """(slice_h, slice_w) into the padded NHWC input, one per offset in scan order."""
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        he, we = sh * (self.out_hw[0] - 1) + 1, sw * (self.out_hw[1] - 1) + 1
-        return [(slice(i * dh, i * dh + he, sh), slice(j * dw, j * dw + we, sw))
-                for i in range(kh) for j in range(kw)]
+        """Indices into the padded channels-last input, one per offset in scan order."""
+        per_dim = [[slice(i * d, i * d + s * (o - 1) + 1, s) for i in range(k)]
+                   for k, s, d, o in zip(self.kernel, self.stride, self.dilation, self.out_hw)]
+        return [(slice(None),) + sl for sl in itertools.product(*per_dim)]
+
+    def padded_size(self):
+        p = self.pad
+        return tuple(n + p[2 * i] + p[2 * i + 1] for i, n in enumerate(self.in_hw))
 
     def padded(self, xp, x, value):
-        """NCHW array -> channels-last (N, Hp, Wp, C), padded with ``value`` where needed."""
-        xn = x.transpose(0, 2, 3, 1)
-        pt, pb, pl, pr = self.pad
-        if not (pt or pb or pl or pr):
+        """Channels-first array -> channels-last (N, *padded, C), padded with ``value``."""
+        xn = x.transpose(0, *range(2, x.ndim), 1)
+        if not any(self.pad):
             if xn.shape[-1] > 1 and xn.strides[-1] != xn.itemsize:
                 return xp.ascontiguousarray(xn)
             return xn
-        N, H, W, C = xn.shape
-        out = xp.full((N, H + pt + pb, W + pl + pr, C), value, x.dtype)
-        out[:, pt:pt + H, pl:pl + W] = xn
+        out = xp.full((xn.shape[0],) + self.padded_size() + (xn.shape[-1],), value, x.dtype)
+        out[self._inner()] = xn
         return out
+
+    def zeros(self, xp, N, C, dtype):
+        """A zero padded channels-last (N, *padded, C) array to scatter gradients into."""
+        return xp.zeros((N,) + self.padded_size() + (C,), dtype)
+
+    def _inner(self):
+        return (slice(None),) + tuple(slice(self.pad[2 * i], self.pad[2 * i] + n)
+                                      for i, n in enumerate(self.in_hw))
 
     def kernel_args(self):
         """The geometry keywords of pool_ops (ceil_mode's extra reach follows from sizes)."""
@@ -71,14 +97,18 @@ class _PoolGeom:
                     dilation=self.dilation)
 
     def crop(self, xpad):
-        """Padded NHWC -> the input region, as an NCHW view."""
-        (H, W), (pt, _, pl, _) = self.in_hw, self.pad
-        return xpad[:, pt:pt + H, pl:pl + W].transpose(0, 3, 1, 2)
+        """Padded channels-last -> the input region, as a channels-first view."""
+        a = xpad[self._inner()]
+        return a.transpose(0, a.ndim - 1, *range(1, a.ndim - 1))
 
 
-def _kernel_path(xp, dtype):
-    """Take the kernel path? Only for the float types the kernels are compiled for."""
-    return dtype.char in "fd" and kernels.use_kernels(xp)
+def _kernel_path(xp, x):
+    """Take the kernel path? 2-D pools, and only the float types the kernels are compiled for."""
+    return x.ndim == 4 and x.dtype.char in "fd" and kernels.use_kernels(xp)
+
+
+def _channels_first(a):
+    return a.transpose(0, a.ndim - 1, *range(1, a.ndim - 1))
 
 
 # --- max pooling -------------------------------------------------------------------------
@@ -91,36 +121,40 @@ class _MaxPool(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        if _kernel_path(xp, x.dtype):
+        if _kernel_path(xp, x):
             g = self.geom
             y, self.idx = pool_ops.max_pool(x, out_hw=g.out_hw, **g.kernel_args())
             self.flat = True
             return y
         xpad = self.geom.padded(xp, x, -xp.inf)
         slices = self.geom.slices()
-        best = xpad[:, slices[0][0], slices[0][1]].copy()
+        best = xpad[slices[0]].copy()
         idx = xp.zeros(best.shape, xp.uint8 if len(slices) < 256 else xp.int32)
-        for k, (sh, sw) in enumerate(slices[1:], 1):
-            v = xpad[:, sh, sw]
+        for k, at in enumerate(slices[1:], 1):
+            v = xpad[at]
             # strict '>': the first maximum wins. k grows, so max(idx, k * better) records the
             # last improvement without a data-dependent branch (masked writes mispredict)
             xp.maximum(idx, (v > best) * idx.dtype.type(k), out=idx)
             xp.maximum(best, v, out=best)  # NaN propagates, as in torch
         self.idx = idx
-        return best.transpose(0, 3, 1, 2)
+        return _channels_first(best)
 
     def indices(self):
-        """torch's indices: the flat position h * W + w of each maximum in its input plane."""
+        """torch's indices: the flat position (h * W + w in 2-D) of each maximum in its plane."""
         if self.flat:
             return self.idx.copy()
         xp = get_array_module(self.idx)
         g = self.geom
-        (_, kw), (sh, sw), (dh, dw) = g.kernel, g.stride, g.dilation
-        (Ho, Wo), W = g.out_hw, g.in_hw[1]
+        nd = len(g.kernel)
         k = self.idx.astype(xp.int64)
-        h = xp.arange(Ho, dtype=xp.int64)[:, None, None] * sh - g.pad[0] + (k // kw) * dh
-        w = xp.arange(Wo, dtype=xp.int64)[:, None] * sw - g.pad[2] + (k % kw) * dw
-        return (h * W + w).transpose(0, 3, 1, 2)
+        flat, inner = 0, 1
+        for i in reversed(range(nd)):  # offset k = sum_i k_i * prod(kernel[i+1:])
+            ki = (k // inner) % g.kernel[i] if i else k // inner
+            inner *= g.kernel[i]
+            pos = xp.arange(g.out_hw[i], dtype=xp.int64).reshape((-1,) + (1,) * (nd - i)) * \
+                g.stride[i] - g.pad[2 * i] + ki * g.dilation[i]
+            flat = flat + pos * math.prod(g.in_hw[i + 1:])
+        return _channels_first(flat)
 
     def backward(self, gy):
         return _MaxPoolScatter(self.geom, self.idx, self.flat)(gy)
@@ -138,16 +172,13 @@ class _MaxPoolScatter(Function):
         if self.flat:
             return pool_ops.max_pool_backward(gy, self.idx, g.in_hw, **g.kernel_args())
         xp = get_array_module(gy)
-        gyn = gy.transpose(0, 2, 3, 1)
-        N, _, _, C = gyn.shape
-        H, W = g.in_hw
-        pt, pb, pl, pr = g.pad
-        gx = xp.zeros((N, H + pt + pb, W + pl + pr, C), gy.dtype)
-        for k, (sh, sw) in enumerate(g.slices()):
+        gyn = gy.transpose(0, *range(2, gy.ndim), 1)
+        gx = g.zeros(xp, gyn.shape[0], gyn.shape[-1], gy.dtype)
+        for k, at in enumerate(g.slices()):
             if g.disjoint:
-                xp.multiply(gyn, self.idx == k, out=gx[:, sh, sw])
+                xp.multiply(gyn, self.idx == k, out=gx[at])
             else:
-                gx[:, sh, sw] += gyn * (self.idx == k)
+                gx[at] += gyn * (self.idx == k)
         return g.crop(gx)
 
     def backward(self, ggx):
@@ -167,9 +198,9 @@ class _MaxPoolGather(Function):
         xp = get_array_module(x)
         xpad = self.geom.padded(xp, x, 0)
         out = xp.zeros(self.idx.shape, x.dtype)
-        for k, (sh, sw) in enumerate(self.geom.slices()):
-            xp.copyto(out, xpad[:, sh, sw], where=self.idx == k)
-        return out.transpose(0, 3, 1, 2)
+        for k, at in enumerate(self.geom.slices()):
+            xp.copyto(out, xpad[at], where=self.idx == k)
+        return _channels_first(out)
 
     def backward(self, gy):
         return _MaxPoolScatter(self.geom, self.idx, self.flat)(gy)
@@ -186,17 +217,17 @@ class _AvgPool(Function):
     def forward(self, x):
         xp = get_array_module(x)
         g = self.geom
-        if _kernel_path(xp, x.dtype):
+        if _kernel_path(xp, x):
             return pool_ops.avg_pool(x, self.inv_div, out_hw=g.out_hw, **g.kernel_args())
         xpad = self.geom.padded(xp, x, 0)
         acc = None
-        for sh, sw in self.geom.slices():
+        for at in self.geom.slices():
             if acc is None:
-                acc = xpad[:, sh, sw].copy()
+                acc = xpad[at].copy()
             else:
-                acc += xpad[:, sh, sw]
+                acc += xpad[at]
         acc *= self.inv_div
-        return acc.transpose(0, 3, 1, 2)
+        return _channels_first(acc)
 
     def backward(self, gy):
         return _AvgPoolT(self.geom, self.inv_div)(gy)
@@ -212,17 +243,15 @@ class _AvgPoolT(Function):
     def forward(self, gy):
         xp = get_array_module(gy)
         g = self.geom
-        if _kernel_path(xp, gy.dtype):
+        if _kernel_path(xp, gy):
             return pool_ops.avg_pool_backward(gy, self.inv_div, g.in_hw, **g.kernel_args())
-        gs = gy.transpose(0, 2, 3, 1) * self.inv_div
-        H, W = g.in_hw
-        pt, pb, pl, pr = g.pad
-        gx = xp.zeros((gs.shape[0], H + pt + pb, W + pl + pr, gs.shape[3]), gy.dtype)
-        for sh, sw in g.slices():
+        gs = gy.transpose(0, *range(2, gy.ndim), 1) * self.inv_div
+        gx = g.zeros(xp, gs.shape[0], gs.shape[-1], gy.dtype)
+        for at in g.slices():
             if g.disjoint:
-                gx[:, sh, sw] = gs
+                gx[at] = gs
             else:
-                gx[:, sh, sw] += gs
+                gx[at] += gs
         return g.crop(gx)
 
     def backward(self, ggx):
@@ -313,7 +342,7 @@ def _batched(name, nd, input):
 
 def _restore(nd, input, y):
     """Reshape a 4-D result back to the input's rank."""
-    spatial = tuple(y.shape[2:]) if nd == 2 else (y.shape[3],)
+    spatial = (y.shape[3],) if nd == 1 else tuple(y.shape[2:])
     lead = tuple(input.shape[:-nd])
     return reshape(y, lead + spatial)
 
@@ -379,6 +408,33 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                        return_indices)
 
 
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_poolnd("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                       return_indices)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """max_pool1d's (output, indices), whatever ``return_indices`` says."""
+    return _max_poolnd("max_pool1d_with_indices", 1, input, kernel_size, stride, padding,
+                       dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """max_pool2d's (output, indices), whatever ``return_indices`` says."""
+    return _max_poolnd("max_pool2d_with_indices", 2, input, kernel_size, stride, padding,
+                       dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """max_pool3d's (output, indices), whatever ``return_indices`` says."""
+    return _max_poolnd("max_pool3d_with_indices", 3, input, kernel_size, stride, padding,
+                       dilation, ceil_mode, True)
+
+
 def _avg_poolnd(name, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                 divisor_override):
     x, geom = _window_args(name, nd, input, kernel_size, stride, padding, 1, ceil_mode, False)
@@ -388,13 +444,14 @@ def _avg_poolnd(name, nd, input, kernel_size, stride, padding, ceil_mode, count_
             raise ValueError(f"{name}: divisor_override must be non-zero")
         inv = scalar(xp, 1.0 / divisor_override, x._data.dtype)
     else:
-        (H, W), (Ho, Wo) = geom.in_hw, geom.out_hw
-        (kh, kw), (sh, sw) = geom.kernel, geom.stride
-        dh = _avg_divisors(H, Ho, kh, sh, geom.pad[0], count_include_pad)
-        dw = _avg_divisors(W, Wo, kw, sw, geom.pad[2], count_include_pad)
+        divs = tuple(tuple(_avg_divisors(n, o, k, s, geom.pad[2 * i], count_include_pad))
+                     for i, (n, o, k, s) in enumerate(zip(geom.in_hw, geom.out_hw, geom.kernel,
+                                                          geom.stride)))
+        # (*out, 1): broadcasts over the channels-last result
         inv = cached_constant(
-            xp, ("avg_pool", tuple(dh), tuple(dw), np.dtype(x._data.dtype).str),
-            lambda: np.asarray([[[1.0 / (a * b)] for b in dw] for a in dh], x._data.dtype))
+            xp, ("avg_pool",) + divs + (np.dtype(x._data.dtype).str,),
+            lambda: (1.0 / reduce(np.multiply.outer, [np.asarray(d, np.float64) for d in divs])
+                     )[..., None].astype(x._data.dtype))
     return _restore(nd, input, _AvgPool(geom, inv)(x))
 
 
@@ -410,12 +467,17 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                        count_include_pad, divisor_override)
 
 
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    return _avg_poolnd("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                       count_include_pad, divisor_override)
+
+
 def _lp_poolnd(name, nd, input, norm_type, kernel_size, stride, ceil_mode):
     from .arith import sign, abs as abs_
     from .activation import relu
     kernel = _pair(kernel_size, nd, name, "kernel_size")
-    pool = avg_pool1d if nd == 1 else avg_pool2d
-    out = pool(input ** norm_type, kernel, stride, 0, ceil_mode)
+    out = _avg_poolnd(name, nd, input ** norm_type, kernel, stride, 0, ceil_mode, True, None)
     return (sign(out) * relu(abs_(out)) * math.prod(kernel)) ** (1.0 / norm_type)
 
 
@@ -427,6 +489,11 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Power-average pooling: (sum over the window of x**p) ** (1/p)."""
     return _lp_poolnd("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling: (sum over the window of x**p) ** (1/p)."""
+    return _lp_poolnd("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def _adaptive_windows(n, out):
@@ -484,6 +551,44 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_poolnd("adaptive_avg_pool2d", 2, input, output_size)
 
 
+def adaptive_avg_pool3d(input, output_size):
+    return _adaptive_avg_poolnd("adaptive_avg_pool3d", 3, input, output_size)
+
+
+def _adaptive_max_table(xp, in_size, out_size):
+    """(prod(out), T) flat plane indices of every adaptive window's taps, made once per device
+    and size. Shorter windows repeat their last element: harmless to a max, and the first
+    occurrences stay in scan order, so the first maximum is still torch's."""
+    def make():
+        nd = len(in_size)
+        flat = np.zeros((), np.int64)
+        for i, (n, o) in enumerate(zip(in_size, out_size)):
+            wins = _adaptive_windows(n, o)
+            taps = max(e - s for s, e in wins)
+            t = np.asarray([[min(s + j, e - 1) for j in range(taps)] for s, e in wins], np.int64)
+            shape = [1] * (2 * nd)  # axes: out_0 .. out_nd-1, tap_0 .. tap_nd-1
+            shape[i], shape[nd + i] = o, taps
+            flat = flat * n + t.reshape(shape)
+        return flat.reshape(math.prod(out_size), -1)
+    return cached_constant(xp, ("adaptive_max_pool", in_size, out_size), make)
+
+
+def _first_max(xp, a, table, vals=None):
+    """Per plane of ``a`` (N, C, L): the flat index of the first maximum over each row of
+    ``table`` (N, C, O, T) or (O, T) of flat indices -> (N, C, O). ``vals``: the gathered
+    values (N, C, O, T) when the caller has them without a gather."""
+    N, C = a.shape[:2]
+    O, T = table.shape[-2:]
+    if vals is None and table.ndim == 2:
+        vals = a[:, :, table]
+    elif vals is None:
+        vals = xp.take_along_axis(a, table.reshape(N, C, O * T), axis=2).reshape(N, C, O, T)
+    local = vals.argmax(axis=3)  # the first maximum wins
+    if table.ndim == 2:
+        return table.reshape(-1)[xp.arange(O) * T + local]
+    return xp.take_along_axis(table, local[..., None], axis=3)[..., 0]
+
+
 def _adaptive_max_poolnd(name, nd, input, output_size, return_indices):
     size = _adaptive_size(name, nd, input, output_size)
     x = _batched(name, nd, input)
@@ -491,12 +596,16 @@ def _adaptive_max_poolnd(name, nd, input, output_size, return_indices):
         size = (1,) + size
     xp = get_array_module(x._data)
     a = x._data
-    N, C, H, W = a.shape
-    idx = xp.empty((N, C) + size, dtype=xp.int64)
-    for i, (hs, he) in enumerate(_adaptive_windows(H, size[0])):
-        for j, (ws, we) in enumerate(_adaptive_windows(W, size[1])):
-            local = a[:, :, hs:he, ws:we].reshape(N, C, -1).argmax(axis=2)  # first max wins
-            idx[:, :, i, j] = (hs + local // (we - ws)) * W + ws + local % (we - ws)
+    N, C = a.shape[:2]
+    in_size = tuple(a.shape[2:])
+    table = _adaptive_max_table(xp, in_size, size)
+    vals = None
+    if all(n % o == 0 for n, o in zip(in_size, size)):  # the windows tile: a view, no gather
+        nd2 = len(size)
+        v = a.reshape((N, C) + sum(((o, n // o) for n, o in zip(in_size, size)), ()))
+        vals = v.transpose(0, 1, *range(2, 2 + 2 * nd2, 2), *range(3, 2 + 2 * nd2, 2)) \
+            .reshape(N, C, table.shape[0], table.shape[1])
+    idx = _first_max(xp, a.reshape(N, C, -1), table, vals).reshape((N, C) + size)
     y = _restore(nd, input, _PlaneGather(idx)(x))
     if not return_indices:
         return y
@@ -510,6 +619,25 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max_poolnd("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    return _adaptive_max_poolnd("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool1d's (output, indices), whatever ``return_indices`` says."""
+    return _adaptive_max_poolnd("adaptive_max_pool1d_with_indices", 1, input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool2d's (output, indices), whatever ``return_indices`` says."""
+    return _adaptive_max_poolnd("adaptive_max_pool2d_with_indices", 2, input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool3d's (output, indices), whatever ``return_indices`` says."""
+    return _adaptive_max_poolnd("adaptive_max_pool3d_with_indices", 3, input, output_size, True)
 
 
 def _max_unpoolnd(name, nd, input, indices, kernel_size, stride, padding, output_size):
@@ -545,3 +673,118 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     """Put each value back at its max_pool2d index; zeros elsewhere."""
     return _max_unpoolnd("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
                          output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Put each value back at its max_pool3d index; zeros elsewhere."""
+    return _max_unpoolnd("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
+                         output_size)
+
+
+# --- fractional max pooling ------------------------------------------------------------------
+def _fractional_starts(xp, u, n, out, k, dtype):
+    """Window starts (N, C, out) along one axis from the samples u (N, C) in [0, 1).
+
+    With alpha = (n - k) / (out - 1), start_i = floor((i + u) * alpha) - floor(u * alpha) and
+    the last window ends at the input's end; computed in the input's float type, as torch
+    does, so the same samples give the same windows.
+    """
+    N, C = u.shape
+    last = xp.full((N, C, 1), n - k, dtype=xp.int64)
+    if out == 1:
+        return last
+    alpha = np.dtype(dtype).type(n - k) / np.dtype(dtype).type(out - 1)
+    i = xp.arange(out - 1, dtype=dtype)
+    seq = ((i + u[..., None]) * alpha).astype(xp.int64) - (u * alpha).astype(xp.int64)[..., None]
+    return xp.concatenate([seq, last], axis=2)
+
+
+def _fractional_max_poolnd(name, nd, input, kernel_size, output_size, output_ratio,
+                           return_indices, _random_samples):
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{name} requires specifying either an output_size or an output_ratio")
+    kernel = _pair(kernel_size, nd, name, "kernel_size")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"{name}: expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
+                         f"input, but got input of shape {tuple(input.shape)}")
+    in_size = tuple(input.shape[-nd:])
+    if output_size is None:
+        ratio = (float(output_ratio),) * nd if isinstance(output_ratio, (int, float)) else \
+            tuple(float(r) for r in output_ratio)
+        if len(ratio) == 1:
+            ratio *= nd
+        if len(ratio) != nd:
+            raise ValueError(f"{name}: output_ratio must be a single number or a tuple of {nd} "
+                             f"numbers, got {output_ratio}")
+        out = tuple(int(n * r) for n, r in zip(in_size, ratio))
+    else:
+        out = _pair(output_size, nd, name, "output_size")
+    if min(kernel) <= 0 or min(out) <= 0:
+        raise ValueError(f"{name}: kernel_size and output size must be positive, got "
+                         f"kernel_size={kernel}, output size {out}")
+    for n, o, k in zip(in_size, out, kernel):
+        if o + k - 1 > n or (nd == 3 and o + k - 1 == n):  # torch's 3-D check is strict
+            raise ShapeError(f"{name}: input of shape {tuple(input.shape)}, kernel_size={kernel}, "
+                             f"output size {out}: the pool is too large (output + kernel - 1 = "
+                             f"{o + k - 1} {'>=' if nd == 3 else '>'} input size {n})")
+    x = _batched(name, nd, input)
+    N, C = x.shape[:2]
+    xp = get_array_module(x._data)
+    dtype = x._data.dtype
+    if _random_samples is None:
+        from ..creation import rand
+        u = rand(N, C, nd, dtype=x.dtype, device=x.device)._data
+    else:
+        u = _random_samples._data
+        if tuple(u.shape) != (N, C, nd):
+            raise ShapeError(f"{name}: _random_samples of shape {tuple(u.shape)} must be "
+                             f"({N}, {C}, {nd}) for input of shape {tuple(input.shape)}")
+        u = u.astype(dtype, copy=False)
+    # torch's sample order: (w, h) in 2-D, (t, h, w) in 3-D
+    which = (1, 0) if nd == 2 else tuple(range(nd))
+    flat = xp.zeros((N, C) + (1,) * (2 * nd), xp.int64)
+    for i, (n, o, k) in enumerate(zip(in_size, out, kernel)):
+        pos = _fractional_starts(xp, u[:, :, which[i]], n, o, k, dtype)[..., None] + \
+            xp.arange(k, dtype=xp.int64)  # (N, C, o, k)
+        shape = [N, C] + [1] * (2 * nd)  # axes: N, C, out_0 .. out_nd-1, tap_0 .. tap_nd-1
+        shape[2 + i], shape[2 + nd + i] = o, k
+        flat = flat * n + pos.reshape(shape)
+    table = flat.reshape(N, C, math.prod(out), math.prod(kernel))
+    idx = _first_max(xp, x._data.reshape(N, C, -1), table).reshape((N, C) + out)
+    y = _restore(nd, input, _PlaneGather(idx)(x))
+    if not return_indices:
+        return y
+    from ..tensor import Tensor
+    return y, _restore(nd, input, Tensor(idx))
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """Max pooling over pseudo-random windows of ``kernel_size`` whose starts advance by a
+    fractional stride, giving ``output_size`` (or ``output_ratio`` * input size) outputs.
+
+    The windows of each (image, channel) plane come from ``_random_samples`` (N, C, 2) in
+    [0, 1) (drawn when None); pass torch's to reproduce its windows."""
+    return _fractional_max_poolnd("fractional_max_pool2d", 2, input, kernel_size, output_size,
+                                  output_ratio, return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """fractional_max_pool2d over (N, C, D, H, W); ``_random_samples`` is (N, C, 3)."""
+    return _fractional_max_poolnd("fractional_max_pool3d", 3, input, kernel_size, output_size,
+                                  output_ratio, return_indices, _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """fractional_max_pool2d's (output, indices), whatever ``return_indices`` says."""
+    return _fractional_max_poolnd("fractional_max_pool2d_with_indices", 2, input, kernel_size,
+                                  output_size, output_ratio, True, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """fractional_max_pool3d's (output, indices), whatever ``return_indices`` says."""
+    return _fractional_max_poolnd("fractional_max_pool3d_with_indices", 3, input, kernel_size,
+                                  output_size, output_ratio, True, _random_samples)
