@@ -15,7 +15,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import as_device, to_device, device_of
 from ..tensor import Tensor
-from .parameter import Parameter
+from .parameter import Parameter, Buffer
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -160,6 +160,11 @@ class Module:
             self._forget(name, d, self._buffers, self._modules,
                          self._non_persistent_buffers_set)
             self.register_parameter(name, value)
+        elif isinstance(value, Buffer):
+            if d.get("_buffers") is None:
+                raise AttributeError("cannot assign buffer before Module.__init__() call")
+            self._forget(name, d, self._parameters, self._modules)
+            self.register_buffer(name, value, persistent=value.persistent)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "

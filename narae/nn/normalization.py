@@ -1,5 +1,6 @@
-"""Normalisation layers: ``BatchNorm1d/2d/3d``, ``InstanceNorm1d/2d``, ``LayerNorm``,
-``GroupNorm`` (torch's parameters, buffers and update rule for the running statistics)."""
+"""Normalisation layers: ``BatchNorm1d/2d/3d``, ``SyncBatchNorm``, ``InstanceNorm1d/2d/3d``,
+``LayerNorm``, ``GroupNorm``, ``RMSNorm``, ``LocalResponseNorm``, ``CrossMapLRN2d`` (torch's
+parameters, buffers and update rule for the running statistics)."""
 import numpy as np
 
 from .. import creation
@@ -8,8 +9,9 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-           "LayerNorm", "GroupNorm", "RMSNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d",
+           "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm",
+           "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 def _affine_parameters(module, shape, affine, bias, device, dtype):
@@ -115,7 +117,51 @@ class BatchNorm2d(_BatchNorm):
 
 
 class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W) inputs, per channel C."""
     _dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation whose statistics would be gathered over a process group.
+
+    narae runs in one process, so the statistics are this batch's and the layer behaves as
+    BatchNorm over any (N, C, *) input; ``process_group`` is kept for compatibility.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.ndim < 2:
+            raise ValueError(f"{self!r}: expected at least 2D input (got {input.ndim}D input of "
+                             f"shape {tuple(input.shape)})")
+        if input.shape[1] != self.num_features:
+            raise self._shape_error(input, f"{self.num_features} channels in dim 1")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm*d inside replaced by a SyncBatchNorm sharing its
+        parameters and buffers (returns the new module when ``module`` itself is one)."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            out = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                module.track_running_stats, process_group)
+            if module.affine:
+                out.weight, out.bias = module.weight, module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+            if hasattr(module, "qconfig"):
+                out.qconfig = module.qconfig
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        del module
+        return out
 
 
 class _InstanceNorm(_NormBase):
@@ -148,6 +194,11 @@ class InstanceNorm1d(_InstanceNorm):
 
 class InstanceNorm2d(_InstanceNorm):
     _n = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation over (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _n = 3
 
 
 class LayerNorm(Module):
@@ -243,3 +294,65 @@ class RMSNorm(Module):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
 
+
+
+class LocalResponseNorm(Module):
+    """x / (k + alpha/size * sum of x^2 over ``size`` neighbouring channels) ** beta."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """Lua Torch's SpatialCrossMapLRN on (N, C, H, W) inputs:
+    y = x * (k + alpha/size * sum_window(c) x^2) ** -beta.
+
+    The window of channel c is torch's running window: channels c - p + 1 .. c + p - 1 with
+    p = (size - 1) // 2 + 1, cropped to [0, C), plus channel 0 always (torch's running sum
+    never drops it). It is applied as a constant (C, C) 0/1 matrix. The gradient is the exact
+    derivative of this forward (torch's hand-written backward assumes a symmetric window).
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        from ..backend import get_array_module
+        from ..backend.constants import cached_constant
+        from ..tensor import Tensor
+        if input.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D "
+                             f"instead (input of shape {tuple(input.shape)})")
+        n, c, h, w = input.shape
+        xp = get_array_module(input._data)
+        dtype = input._data.dtype
+        window = Tensor(cached_constant(xp, ("cross_map_lrn2d", c, self.size, dtype.str),
+                                        lambda: _cross_map_window(c, self.size).astype(dtype)))
+        sq = (input * input).reshape(n, c, h * w)
+        scale = (window @ sq).reshape(n, c, h, w) * (self.alpha / self.size) + self.k
+        return input * scale ** -self.beta
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _cross_map_window(c, size):
+    """M[i, j] = 1 when channel j is in channel i's CrossMapLRN2d window."""
+    p = int((size - 1) / 2 + 1)
+    i = np.arange(c)[:, None]
+    j = np.arange(c)[None, :]
+    return ((j == 0) | ((j >= i - p + 1) & (j <= i + p - 1))).astype(np.float64)

@@ -25,7 +25,9 @@ from .shape import reshape
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
            "silu", "mish", "softplus", "softsign", "hardtanh", "hardsigmoid", "hardswish",
            "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "threshold", "glu",
-           "softmin", "sigmoid", "tanh", "softmax", "log_softmax", "maxout"]
+           "softmin", "sigmoid", "tanh", "softmax", "log_softmax", "maxout", "relu_", "elu_",
+           "leaky_relu_", "hardtanh_", "threshold_", "rrelu_", "selu_", "celu_",
+           "gumbel_softmax"]
 
 
 class ReLU(Function):
@@ -685,6 +687,81 @@ def maxout(input, pool_size, dim=1):
                            f"not a multiple of pool_size={pool_size}")
     shape = input.shape[:axis] + (c // pool_size, pool_size) + input.shape[axis + 1:]
     return amax(reshape(input, shape), axis + 1)
+
+
+# --- in-place forms (torch.nn.functional's ``op_``): the result replaces input's values ------
+def relu_(input):
+    """In-place relu."""
+    return relu(input, inplace=True)
+
+
+def elu_(input, alpha=1.0):
+    """In-place elu."""
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    """In-place leaky_relu."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """In-place hardtanh."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input, threshold, value):
+    """In-place threshold."""
+    return _maybe_inplace(input, True,
+                          lambda x: PiecewiseLinear(_threshold(threshold, value))(x))
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """In-place rrelu."""
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def selu_(input):
+    """In-place selu."""
+    return selu(input, inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    """In-place celu."""
+    return celu(input, alpha, inplace=True)
+
+
+def _gumbel_noise(logits):
+    """Standard Gumbel samples shaped like ``logits``: -log(E) with E ~ Exponential(1)."""
+    from ..creation import rand
+    xp = get_array_module(logits._data)
+    u = rand(*logits.shape, dtype=logits.dtype, device=logits.device)._data
+    e = -xp.log1p(-u)  # u in [0, 1): e in [0, inf)
+    tiny = xp.finfo(e.dtype).tiny
+    return Tensor(-xp.log(xp.maximum(e, tiny)))
+
+
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) along ``dim`` with g ~ Gumbel(0, 1): a differentiable sample
+    from the categorical distribution softmax(logits) (Jang et al., 2016).
+
+    ``hard=True`` returns the one-hot of the sample's argmax, with the soft sample's gradient
+    (straight-through: ``one_hot - y.detach() + y``). ``eps`` is unused, as in torch.
+    """
+    if logits.ndim == 0:
+        raise RuntimeError("gumbel_softmax: logits must have at least one dimension")
+    y = softmax((logits + _gumbel_noise(logits)) / tau, dim)
+    if not hard:
+        return y
+    from ._operands import normalize_dim
+    axis = normalize_dim(dim, logits.ndim)
+    xp = get_array_module(y._data)
+    idx = xp.expand_dims(y._data.argmax(axis=axis), axis)
+    shape = [1] * y.ndim
+    shape[axis] = y.shape[axis]
+    positions = xp.arange(y.shape[axis]).reshape(shape)
+    one_hot = Tensor((positions == idx).astype(y._data.dtype))
+    return one_hot - y.detach() + y
 
 
 register_methods(relu=relu, sigmoid=sigmoid, tanh=tanh, hardshrink=hardshrink, prelu=prelu,

@@ -26,13 +26,14 @@ from ..tensor import Tensor
 from .activation import softmax, log_softmax, sigmoid, relu
 from .arith import where, log, exp, clamp, abs as _abs, minimum
 from .shape import reshape
+from .ctc import ctc_loss  # noqa: F401 (re-exported: F.ctc_loss)
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
            "hinge_embedding_loss", "multi_margin_loss", "margin_ranking_loss",
            "soft_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
            "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss",
-           "multilabel_margin_loss"]
+           "multilabel_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss"]
 
 
 class TargetTypeError(TypeError, RuntimeError):
@@ -558,6 +559,29 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-06, 
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(clamp(d_pos - d_neg + margin, min=0.0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """max(0, margin + d(a, p) - d(a, n)) for any distance function d (default: the pairwise
+    2-norm); ``swap`` uses d(p, n) instead of d(a, n) where it is smaller."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    if not (anchor.ndim == positive.ndim == negative.ndim):
+        raise ShapeError(f"triplet_margin_with_distance_loss: the anchor, positive, and negative "
+                         f"tensors are expected to have the same number of dimensions, but got: "
+                         f"anchor {anchor.ndim}D, positive {positive.ndim}D, and negative "
+                         f"{negative.ndim}D inputs (shapes {tuple(anchor.shape)}, "
+                         f"{tuple(positive.shape)}, {tuple(negative.shape)})")
+    if distance_function is None:
+        from .distance import pairwise_distance as distance_function
+    d_pos = distance_function(anchor, positive)
+    d_neg = distance_function(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, distance_function(positive, negative))
     return _reduce(clamp(d_pos - d_neg + margin, min=0.0), reduction)
 
 

@@ -572,18 +572,28 @@ class ConstantPad(Function):
 
 
 def _pad_index(n, left, right, mode, dim, shape):
-    """Source positions of a reflect/replicate/circular padded dim of size n."""
+    """Source positions (into the original dim of size n) of a reflect/replicate/circular
+    padded dim; a negative amount crops that side first.
+
+    reflect and replicate map each output position j in [-left, n + right) back into [0, n);
+    circular wraps within what is left after cropping (torch's order: crop, then wrap).
+    """
+    what = (f"pad: padding ({left}, {right}) of dimension {dim} is invalid for mode '{mode}' "
+            f"and input of shape {tuple(shape)}")
+    if n + left + right <= 0 and mode != "circular" or n == 0:
+        raise RuntimeError(f"{what}: the input (size {n}) is too small for it")
+    if mode == "circular":
+        a, b = max(-left, 0), n - max(-right, 0)
+        m = b - a
+        if m < 0 or max(left, 0) > m or max(right, 0) > m:
+            raise RuntimeError(f"{what}: padding wraps around more than once")
+        j = np.arange(-max(left, 0), m + max(right, 0))
+        return a + j % m if m else j
     j = np.arange(-left, n + right)
-    limit = n - 1 if mode == "reflect" else n
-    if mode == "replicate":
-        limit = math.inf if n else -1
-    if left < 0 or right < 0 or left > limit or right > limit:
-        raise RuntimeError(f"pad: padding ({left}, {right}) of dimension {dim} is invalid for "
-                           f"mode '{mode}' and input of shape {tuple(shape)}")
     if mode == "replicate":
         return np.clip(j, 0, n - 1)
-    if mode == "circular":
-        return j % n
+    if left >= n or right >= n:
+        raise RuntimeError(f"{what}: reflect padding must be smaller than the dimension")
     period = 2 * (n - 1)
     if period == 0:
         return np.zeros_like(j)
@@ -592,7 +602,12 @@ def _pad_index(n, left, right, mode, dim, shape):
 
 
 def pad(input, pad, mode="constant", value=None):
-    """torch.nn.functional.pad: ``pad`` lists (left, right) pairs from the last dim backwards."""
+    """torch.nn.functional.pad: ``pad`` lists (left, right) pairs from the last dim backwards.
+
+    constant pads any number of dims (negative amounts crop). reflect, replicate and circular
+    pad the last 1, 2 or 3 dims of a (batched or unbatched) 2-5-D input, as torch does, by
+    one gather per padded dim whose index table is built once per device.
+    """
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
         raise RuntimeError(f"pad: padding length must be divisible by 2, got {pad}")
@@ -616,6 +631,12 @@ def pad(input, pad, mode="constant", value=None):
                                   f"replicate or circular)")
     if value:
         raise RuntimeError(f"pad: padding mode '{mode}' doesn't take in value argument")
+    k = len(pad) // 2
+    if not 1 <= k <= 3 or input.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"pad: padding of size {len(pad)} in mode '{mode}' is not supported for a "
+            f"{input.ndim}D input of shape {tuple(input.shape)} (supported: 2 pads for 2D/3D, "
+            f"4 for 3D/4D, 6 for 4D/5D inputs)")
     from .index import GetItem
     xp = get_array_module(input._data)
     out = input
@@ -643,10 +664,14 @@ def _mT(self):
     return transpose(self, -2, -1)
 
 
-swapaxes = transpose
+def swapaxes(input, axis0, axis1):
+    """``transpose`` under NumPy's argument names (torch keeps both spellings)."""
+    return transpose(input, axis0, axis1)
+
+
 register_methods(
     reshape=reshape, view=_view, broadcast_to=broadcast_to, expand=_expand, sum_to_size=sum_to,
-    permute=permute, transpose=transpose, swapaxes=transpose, t=t,
+    permute=permute, transpose=transpose, swapaxes=swapaxes, t=t,
     T=property(lambda self: permute(self, tuple(reversed(range(self.ndim))))),
     mT=property(_mT),
     view_as=lambda self, other: reshape(self, other.shape),

@@ -176,7 +176,7 @@ CAPTURE_PROBES = {
     + x.logsumexp(1).sum() + x.cumsum(0).sum(),
     "normalisation": lambda x, t: F.layer_norm(x, (4,)) + F.softmax(x, 1) + F.gelu(x),
     "padding": lambda x, t: F.pad(x, (1, 1)).sum()
-    + F.pad(x.reshape(1, 1, 4, 4), (1, 1), mode="reflect").sum(),
+    + F.pad(x.reshape(1, 1, 4, 4), (1, 1, 1, 1), mode="reflect").sum(),
     "pooling": lambda x, t: F.avg_pool2d(x.reshape(1, 1, 4, 4), 2).sum()
     + F.avg_pool2d(x.reshape(1, 1, 4, 4), 3, 1, 1, count_include_pad=False).sum()
     + F.adaptive_avg_pool2d(x.reshape(1, 1, 4, 4), 3).sum(),
