@@ -21,6 +21,8 @@ LOWER = {
     "linalg": ["MatMul", "Linear"],
     "conv": ["_Conv", "_ConvTranspose", "_ConvWeight"],
     "attention": ["Attention"],
+    "matrix": ["ScaledAdd"],
+    "einsum": ["Einsum"],
 }
 
 # Ops that overflow or lose too much in float16: run in float32 (torch: exp, log, pow,

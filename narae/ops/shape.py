@@ -210,13 +210,36 @@ def unsqueeze(input, dim):
     return reshape(input, input.shape[:d] + (1,) + input.shape[d:])
 
 
-def atleast_1d(input):
+def _atleast_1d(input):
     return reshape(input, (1,)) if input.ndim == 0 else input
 
 
-def atleast_2d(input):
+def _atleast_2d(input):
     return reshape(input, (1,) * (2 - input.ndim) + tuple(input.shape)) if input.ndim < 2 \
         else input
+
+
+def for_each_tensor(tensors, one, op):
+    """torch's atleast_*d calling forms: one tensor gives a tensor; several tensors (or one
+    list of them) give a tuple."""
+    if len(tensors) == 1 and isinstance(tensors[0], Tensor):
+        return one(tensors[0])
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): expected Tensor as element {i}, got {type(t).__name__}")
+    return tuple(one(t) for t in tensors)
+
+
+def atleast_1d(*tensors):
+    """Views with at least one dim (a 0-d tensor becomes shape (1,))."""
+    return for_each_tensor(tensors, _atleast_1d, "atleast_1d")
+
+
+def atleast_2d(*tensors):
+    """Views with at least two dims (leading 1s added)."""
+    return for_each_tensor(tensors, _atleast_2d, "atleast_2d")
 
 
 # --- repeat / tile -----------------------------------------------------------------------
@@ -366,12 +389,12 @@ def stack(tensors, dim=0):
 
 
 def hstack(tensors):
-    tensors = [atleast_1d(t) for t in _as_tensor_list(tensors, "hstack")]
+    tensors = [_atleast_1d(t) for t in _as_tensor_list(tensors, "hstack")]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors):
-    return cat([atleast_2d(t) for t in _as_tensor_list(tensors, "vstack")], 0)
+    return cat([_atleast_2d(t) for t in _as_tensor_list(tensors, "vstack")], 0)
 
 
 # --- split / chunk / unbind / narrow -----------------------------------------------------
