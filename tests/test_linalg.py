@@ -19,5 +19,10 @@ def test_matrix_and_generic_norm():
 
 def test_unsupported_matrix_norm_is_a_clear_error():
     import narae as nr
-    with pytest.raises(NotImplementedError, match="nuc"):
-        nr.linalg.matrix_norm(nr.ones(2, 2), ord="nuc")
+    with pytest.raises(RuntimeError, match="Order 3 not supported"):
+        nr.linalg.matrix_norm(nr.ones(2, 2), ord=3)
+
+
+def test_nuclear_and_spectral_norms():
+    check(lambda m, x: m.linalg.matrix_norm(x, "nuc"), randn(2, 3, 4), atol=1e-4)
+    check(lambda m, x: m.linalg.norm(x, 2), randn(3, 4), atol=1e-4)

@@ -552,8 +552,13 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         dim = (dim,)
     if p == "fro":
         p = 2
+    elif p == "nuc":
+        from ..linalg import matrix_norm
+        return matrix_norm(input, "nuc", tuple(dim) if dim is not None else (-2, -1), keepdim,
+                           dtype=dtype)
     elif isinstance(p, str):
-        raise NotImplementedError(f"norm: p={p!r} is not supported (only 'fro' and numbers)")
+        raise NotImplementedError(f"norm: p={p!r} is not supported (only 'fro', 'nuc' and "
+                                  "numbers)")
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
 
 
@@ -574,10 +579,15 @@ def cumprod(input, dim, *, dtype=None):
 
 
 def _lower_median(xp, x, axis):
-    """Index of the lower median along ``axis`` (torch returns the lower of the two middles)."""
+    """Index of the lower median along ``axis`` (torch returns the lower of the two middles);
+    a slice holding NaN gives the index of its first NaN, as torch's median does."""
     order = xp.argsort(x, axis=axis, kind="stable")
     mid = (x.shape[axis] - 1) // 2
-    return xp.take(order, mid, axis=axis)
+    idx = xp.take(order, mid, axis=axis)
+    if x.dtype.kind == "f":
+        nan = xp.isnan(x)
+        idx = xp.where(nan.any(axis=axis), xp.argmax(nan, axis=axis), idx)
+    return idx
 
 
 def median(input, dim=None, keepdim=False):

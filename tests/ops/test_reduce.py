@@ -230,7 +230,18 @@ def test_bad_dim(fn):
 def test_errors():
     with pytest.raises(TypeError, match="prod"):
         nr.prod(nr.ones(2, 3), (0, 1))
-    with pytest.raises(NotImplementedError, match="nuc"):
-        nr.norm(nr.ones(2, 3), "nuc")
+    with pytest.raises(NotImplementedError, match="not supported"):
+        nr.norm(nr.ones(2, 3), "spectral")
     with pytest.raises(RuntimeError, match="var"):
         nr.var(nr.ones(3, dtype=nr.int64))
+
+
+def test_median_with_nan_is_nan_as_torch():
+    x = np.array([[np.nan, 1.0, 2.0, 3.0], [4.0, 1.0, 2.0, 3.0], [1.0, np.nan, 0.0, np.nan]])
+    check(lambda m, x: m.median(x, dim=1), x, grad=False)
+    check(lambda m, x: m.median(x), x, grad=False)
+
+
+def test_norm_nuc_matches_torch():
+    check(lambda m, x: m.norm(x, p="nuc"), randn(4, 3))
+    check(lambda m, x: m.norm(x, p="nuc", dim=(1, 2)), randn(2, 3, 3))
