@@ -43,12 +43,7 @@ class Adadelta(Optimizer):
         for group in self.param_groups:
             kw = dict(lr=group["lr"], rho=group["rho"], eps=group["eps"],
                       weight_decay=group["weight_decay"], maximize=group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_for(p, "square_avg", "acc_delta")
-                state["step"] += 1
+            for p, state in self._params_with_grad(group, "square_avg", "acc_delta"):
                 adadelta_update(p._data, p.grad._data, state["square_avg"]._data,
                                 state["acc_delta"]._data, **kw)
-                p._version[0] += 1
         return loss

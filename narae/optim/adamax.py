@@ -42,12 +42,7 @@ class Adamax(Optimizer):
             beta1, beta2 = group["betas"]
             kw = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                       weight_decay=group["weight_decay"], maximize=group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_for(p, "exp_avg", "exp_inf")
-                state["step"] += 1
+            for p, state in self._params_with_grad(group, "exp_avg", "exp_inf"):
                 adamax_update(p._data, p.grad._data, state["exp_avg"]._data,
                               state["exp_inf"]._data, state["step"], **kw)
-                p._version[0] += 1
         return loss

@@ -44,14 +44,9 @@ class ASGD(Optimizer):
             kw = dict(lr=group["lr"], lambd=group["lambd"], alpha=group["alpha"],
                       t0=group["t0"], weight_decay=group["weight_decay"],
                       maximize=group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_for(p, "ax", eta=round_to_scalar_dtype(group["lr"]),
-                                        mu=1.0)
-                state["step"] += 1
+            for p, state in self._params_with_grad(
+                    group, "ax", eta=round_to_scalar_dtype(group["lr"]), mu=1.0):
                 state["eta"], state["mu"] = asgd_update(
                     p._data, p.grad._data, state["ax"]._data, state["step"], state["eta"],
                     state["mu"], **kw)
-                p._version[0] += 1
         return loss

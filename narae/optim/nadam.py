@@ -66,13 +66,9 @@ class NAdam(Optimizer):
                       weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
                       decoupled_weight_decay=group["decoupled_weight_decay"],
                       maximize=group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_for(p, "exp_avg", "exp_avg_sq", mu_product=1.0)
-                state["step"] += 1
+            for p, state in self._params_with_grad(group, "exp_avg", "exp_avg_sq",
+                                                   mu_product=1.0):
                 state["mu_product"] = nadam_update(
                     p._data, p.grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
                     state["step"], state["mu_product"], **kw)
-                p._version[0] += 1
         return loss

@@ -291,6 +291,18 @@ class Optimizer:
         for part in self.__dict__.get("_fused_cache", {}).values():
             part.set_hyper(self._hyper(part.group), upload=False)
 
+    def _params_with_grad(self, group, *zero_buffers, **values):
+        """``(param, state)`` for each parameter of ``group`` that has a gradient, its state
+        made on first use (see ``_state_for``) and its ``step`` counted; after the caller's
+        in-place update the parameter's version moves on."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self._state_for(p, *zero_buffers, **values)
+            state["step"] += 1
+            yield p, state
+            p._version[0] += 1
+
     def _state_for(self, p, *zero_buffers, **values):
         """``p``'s state, made on first use: ``step`` 0, then ``values``, then a zero Tensor
         shaped like ``p`` (on its device) for each name in ``zero_buffers``."""

@@ -54,15 +54,10 @@ class RMSprop(Optimizer):
             kw = dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
                       weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
                       maximize=group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_for(p, "square_avg",
-                                        *(("momentum_buffer",) if momentum > 0 else ()),
-                                        *(("grad_avg",) if centered else ()))
-                state["step"] += 1
+            buffers = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) + \
+                (("grad_avg",) if centered else ())
+            for p, state in self._params_with_grad(group, *buffers):
                 rmsprop_update(p._data, p.grad._data, state["square_avg"]._data,
                                state["grad_avg"]._data if centered else None,
                                state["momentum_buffer"]._data if momentum > 0 else None, **kw)
-                p._version[0] += 1
         return loss

@@ -44,17 +44,12 @@ class Rprop(Optimizer):
         for group in self.param_groups:
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_for(p, "prev")
+            for p, state in self._params_with_grad(group, "prev"):
                 if "step_size" not in state:
                     xp = get_array_module(p._data)
                     state["step_size"] = Tensor(xp.full_like(p._data, group["lr"]))
-                state["step"] += 1
                 rprop_update(p._data, p.grad._data, state["prev"]._data,
                              state["step_size"]._data, etaminus=etaminus, etaplus=etaplus,
                              step_size_min=step_size_min, step_size_max=step_size_max,
                              maximize=group["maximize"])
-                p._version[0] += 1
         return loss
