@@ -33,6 +33,25 @@ from .ops.construct import *  # noqa: F401,F403
 from .ops.decomposition import *  # noqa: F401,F403
 from .ops.scatter import *  # noqa: F401,F403
 from .ops.rearrange import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
+# torch also keeps these functional ops at the top level
+from .ops.activation import relu_, selu_, celu_, rrelu_, threshold_  # noqa: F401
+from .ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: F401
+                       conv_transpose3d)
+from .ops.pool import (max_pool1d, max_pool2d, max_pool3d, avg_pool1d,  # noqa: F401
+                       adaptive_avg_pool1d, adaptive_max_pool1d, max_pool1d_with_indices)
+from .ops.spatial import (pixel_shuffle, pixel_unshuffle, channel_shuffle,  # noqa: F401
+                          native_channel_shuffle)
+from .ops.ctc import ctc_loss  # noqa: F401
+from .ops.norm import batch_norm, group_norm, instance_norm, layer_norm, rms_norm  # noqa: F401
+from .ops.dropout import dropout, alpha_dropout, feature_alpha_dropout  # noqa: F401
+from .ops.embedding import embedding, embedding_bag  # noqa: F401
+from .ops.distance import cdist, pdist, cosine_similarity, pairwise_distance  # noqa: F401
+from .ops.loss import (binary_cross_entropy_with_logits, cosine_embedding_loss,  # noqa: F401
+                       hinge_embedding_loss, kl_div, margin_ranking_loss, poisson_nll_loss,
+                       triplet_margin_loss)
+from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa
+                                    set_anomaly_enabled)
 from . import cuda
 from .graph_capture import compile
 from . import amp
@@ -51,6 +70,9 @@ _SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io",
 
 def __getattr__(name):
     """Import subpackages on first use (``narae.nn``, ``narae.optim``...), keeping import fast."""
+    if name == "vmap":  # torch.vmap is torch.func.vmap
+        from .func import vmap
+        return vmap
     if name in _SUBPACKAGES:
         import importlib
         return importlib.import_module(f"{__name__}.{name}")

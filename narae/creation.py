@@ -56,7 +56,23 @@ def _nested_tolist(data):
     return data
 
 
+_default_device = None  # set_default_device: where factories put tensors without device=
+
+
+def set_default_device(device):
+    """Make factory functions (tensor, zeros, randn...) create tensors on ``device`` when
+    they are not given one (``None`` restores the CPU)."""
+    global _default_device
+    _default_device = as_device(device) if device is not None else None
+
+
+def get_default_device():
+    return _default_device if _default_device is not None else as_device("cpu")
+
+
 def _make(array, dtype, device, requires_grad):
+    if device is None:
+        device = _default_device
     if dtype is not None:
         np_dtype = _dtype.to_dtype(dtype).np
         if array.dtype != np_dtype:
@@ -117,6 +133,8 @@ def _np_dtype(dtype):
 def _filled(make, device, requires_grad):
     """``make(xp)`` built on ``device`` itself: a GPU array is filled there by a kernel (no
     host copy to wait for, and it can be recorded in a CUDA graph)."""
+    if device is None:
+        device = _default_device
     dev = as_device(device) if device is not None else None
     if dev is not None and dev.type == "cuda":
         cp = _load_cupy()

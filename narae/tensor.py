@@ -5,6 +5,7 @@ knows its ``_creator`` (the Function) and which of its outputs it is; ``backward
 the graph to the engine. Math methods (``x.exp()``, ``x + y``...) are attached by the op
 modules in ``narae.ops`` with ``register_methods``, next to the op they call.
 """
+import sys
 import weakref
 
 import numpy as np
@@ -16,6 +17,11 @@ from .backend import capture as _capture
 from .backend.arrays import check_same_device
 
 __all__ = ["Tensor", "register_methods"]
+
+
+# narae.set_printoptions writes these (torch's defaults)
+PRINT_OPTIONS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80,
+                 "sci_mode": None}
 
 
 class Tensor:
@@ -165,8 +171,14 @@ class Tensor:
         # NumPy prints bfloat16 unlike a float type: show its (exact) float32 values
         shown = a.astype(np.float32) if _dtype.is_floating(a.dtype) and a.dtype.kind != "f" \
             else a
-        body = np.array2string(shown, separator=", ", precision=4, prefix="tensor(",
-                               threshold=1000, edgeitems=3)
+        opts = PRINT_OPTIONS
+        sci = opts["sci_mode"]
+        body = np.array2string(
+            shown, separator=", ", precision=opts["precision"], prefix="tensor(",
+            threshold=opts["threshold"] if opts["threshold"] != float("inf") else sys.maxsize,
+            edgeitems=opts["edgeitems"], max_line_width=opts["linewidth"],
+            suppress_small=sci is False,
+            formatter=None if not sci else {"float_kind": lambda v: f"{v:.{opts['precision']}e}"})
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")

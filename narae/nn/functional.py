@@ -1,5 +1,5 @@
 """``narae.nn.functional``: torch.nn.functional's names, arguments and defaults over narae ops."""
-from ..ops.linalg import linear  # noqa: F401
+from ..ops.linalg import linear, bilinear  # noqa: F401
 from ..ops.activation import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403

@@ -2,7 +2,6 @@
 import math
 
 from .. import creation
-from ..ops.shape import reshape
 from . import functional as F
 from . import init
 from .module import Module
@@ -61,15 +60,6 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-def _bilinear(x1, x2, weight, bias):
-    """sum_ij x1_i W_kij x2_j + b_k with matmuls (used when F.bilinear is not available)."""
-    out, in1, in2 = weight.shape
-    w = reshape(weight.permute(1, 0, 2), (in1, out * in2))
-    t = reshape(x1.matmul(w), tuple(x1.shape[:-1]) + (out, in2))
-    y = (t * reshape(x2, tuple(x2.shape[:-1]) + (1, in2))).sum(-1)
-    return y if bias is None else y + bias
-
-
 class Bilinear(Module):
     """y_k = x1^T A_k x2 + b_k; A of shape (out, in1, in2), all U(-1/sqrt(in1), 1/sqrt(in1))."""
 
@@ -99,9 +89,7 @@ class Bilinear(Module):
             raise RuntimeError(f"{self!r}: got inputs of shapes {tuple(input1.shape)} and "
                                f"{tuple(input2.shape)}, expected (*, {self.in1_features}) and "
                                f"(*, {self.in2_features})")
-        if hasattr(F, "bilinear"):
-            return F.bilinear(input1, input2, self.weight, self.bias)
-        return _bilinear(input1, input2, self.weight, self.bias)
+        return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

@@ -1,13 +1,13 @@
 """Matrix products: matmul (batched, with the vector cases of torch.matmul), mm, bmm, ..."""
 from .._dtype import BF16 as _BF16
 from ..autograd import function as _function
-from ..autograd.function import Function
+from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
 from ..tensor import register_methods
 from . import _bf16
 from .shape import transpose, reshape, sum_to
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "linear"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "linear", "bilinear"]
 
 
 class MatMul(Function):
@@ -130,3 +130,19 @@ def linear(input, weight, bias=None):
 
 register_methods(matmul=matmul, mm=mm, bmm=bmm, mv=mv, dot=dot, outer=outer,
                  __matmul__=matmul, __rmatmul__=lambda self, other: matmul(other, self))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y_k = x1^T W_k x2 + b_k`` over the last dims: one GEMM of x1 with W laid out as
+    (in1, out * in2), then a product with x2 summed over in2."""
+    from .shape import reshape
+    out, in1, in2 = weight.shape
+    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or \
+            tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise ShapeError(f"bilinear: inputs of shapes {tuple(input1.shape)} and "
+                         f"{tuple(input2.shape)} do not fit a weight of shape "
+                         f"{tuple(weight.shape)} (expected (*, {in1}) and (*, {in2}))")
+    w = reshape(weight.permute(1, 0, 2), (in1, out * in2))
+    t = reshape(input1.matmul(w), tuple(input1.shape[:-1]) + (out, in2))
+    y = (t * reshape(input2, tuple(input2.shape[:-1]) + (1, in2))).sum(-1)
+    return y if bias is None else y + bias
