@@ -9,7 +9,7 @@ from ..backend import get_array_module
 from ..backend.constants import scalar
 from ..backend.arrays import raise_if_mixed_devices
 from ..tensor import Tensor, register_methods
-from ._operands import binary_operands, as_tensor_like, float_operand
+from ._operands import binary_operands, as_tensor_like, float_operand, _scalar_dtype
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
            "neg", "negative", "exp", "log", "log1p", "log2", "log10", "expm1", "sqrt", "rsqrt",
@@ -529,6 +529,9 @@ def where(condition, input=None, other=None):
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(condition, Tensor):
         condition = as_tensor_like(condition, ref)
+    if not isinstance(ref, Tensor):  # two numbers: a 0-d tensor of the number's dtype
+        xp = get_array_module(condition._data)
+        input = Tensor(xp.asarray(input, dtype=_scalar_dtype(input)))
     if condition._data.dtype.kind != "b":
         raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
                         f"dtype {condition.dtype}")

@@ -86,3 +86,9 @@ def test_div_rounding_modes():
 def test_broadcast_error_names_shapes():
     with pytest.raises(ValueError, match=r"\(3,4\)|\(3, 4\)"):
         nr.ones(3, 4) + nr.ones(5)
+
+
+@pytest.mark.parametrize("a,b", [(1.0, -1.0), (1, -1), (1, -1.0), (True, False)])
+def test_where_with_two_numbers(a, b):
+    cond = np.array([True, False, True])
+    check(lambda m, c: m.where(c, a, b), cond, grad=False)
