@@ -15,7 +15,7 @@ __all__ = ["finfo", "iinfo", "result_type", "promote_types", "can_cast", "set_pr
            "hann_window", "hamming_window", "blackman_window", "bartlett_window",
            "kaiser_window", "detach", "dist", "is_same_size", "is_signed", "is_conj", "is_neg",
            "is_inference", "conj", "resolve_conj", "resolve_neg", "real", "asarray",
-           "frombuffer", "from_dlpack", "empty_strided", "fill", "zero_"]
+           "frombuffer", "from_dlpack", "empty_strided", "fill", "zero_", "resize_as_"]
 
 
 class finfo:
@@ -277,3 +277,7 @@ def fill(input, value):
 def zero_(input):
     return input.zero_()
 
+
+
+def resize_as_(input, the_template, *, memory_format=None):
+    return input.resize_as_(the_template, memory_format=memory_format)

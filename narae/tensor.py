@@ -220,6 +220,9 @@ class Tensor:
             for t, g in zip(inputs, gs):
                 if g is not None:
                     t.grad = g if t.grad is None else t.grad + g
+                    if _engine_mod._post_hooks and t._creator is None:
+                        with grad_mode.set_grad_enabled(create_graph):
+                            _engine_mod.run_post_accumulate_hooks(t)
             return
         _engine_mod.run_backward([self], [gradient], retain_graph, create_graph)
 
@@ -258,6 +261,20 @@ class Tensor:
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after backward has accumulated this leaf's ``.grad``.
+
+        Used to step an optimizer inside backward (each parameter updated as soon as its
+        gradient is ready). Runs in no-grad mode unless ``create_graph=True``; not called by
+        ``autograd.grad``, which accumulates nothing. Returns a handle with ``remove()``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._creator is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        return _engine_mod.register_post_accumulate_grad_hook(self, hook)
+
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._creator is None:
@@ -271,6 +288,106 @@ class Tensor:
     @property
     def retains_grad(self):
         return self._retains_grad
+
+    # -- legacy resizing and constructors (torch.Tensor.resize_, new, ...) ---------------
+    def resize_(self, *sizes, memory_format=None):
+        """Give this tensor the shape ``sizes`` in place, keeping its leading elements.
+
+        Elements are kept in row-major order (torch keeps storage order; the two agree for
+        contiguous tensors). Shrinking keeps a view of the same memory; growing allocates:
+        torch leaves the new elements uninitialized, narae fills them with zeros so the result
+        is deterministic. Like torch, refuses tensors that require grad.
+        """
+        shape = _resize_sizes("resize_", sizes)
+        if self.requires_grad:
+            raise RuntimeError("cannot resize variables that require grad")
+        old = self._data
+        n = 1
+        for s in shape:
+            n *= s
+        if n <= old.size:
+            new = old.reshape(-1)[:n].reshape(shape)  # a view while the array is contiguous
+        else:
+            xp = get_array_module(old)
+            new = xp.zeros(n, dtype=old.dtype)
+            new[:old.size] = old.reshape(-1)
+            new = new.reshape(shape)
+        self._data = new
+        self._version[0] += 1
+        return self
+
+    def resize_as_(self, tensor, memory_format=None):
+        """``resize_`` to the shape of ``tensor``."""
+        return self.resize_(tuple(tensor.shape), memory_format=memory_format)
+
+    def resize(self, *sizes):
+        """Deprecated out-of-place resize: a reshape that must keep the number of elements."""
+        import warnings
+        warnings.warn("non-inplace resize is deprecated", stacklevel=2)
+        shape = _resize_sizes("resize", sizes)
+        n = 1
+        for s in shape:
+            n *= s
+        if n != self._data.size:
+            raise RuntimeError(
+                f"requested resize to {'x'.join(map(str, shape))} ({n} elements in total), but "
+                f"the given tensor has a size of {'x'.join(map(str, self.shape))} "
+                f"({self._data.size} elements). autograd's resize can only change the shape of "
+                "a given tensor, while preserving the number of elements.")
+        return self.contiguous().reshape(shape)
+
+    def resize_as(self, tensor):
+        """Deprecated out-of-place ``resize`` to the shape of ``tensor``."""
+        import warnings
+        warnings.warn("non-inplace resize_as is deprecated", stacklevel=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.resize(*tensor.shape)
+
+    def new(self, *args, device=None):
+        """Legacy constructor with this tensor's dtype (and device unless ``device`` is given).
+
+        ``t.new(2, 3)`` or ``t.new(narae_shape)``: an uninitialized tensor of that size;
+        ``t.new([1, 2])``: a tensor holding the data; ``t.new(other)``: ``other`` itself (it
+        must have this dtype); ``t.new()``: an empty tensor. A tuple of ints is a size, since
+        narae shapes are plain tuples (torch reads a plain tuple as data and only
+        ``torch.Size`` as a size).
+        """
+        from .creation import empty, tensor as _tensor
+        device = self.device if device is None else device
+        if not args:
+            return empty(0, dtype=self.dtype, device=device)
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            other = args[0]
+            if other.dtype != self.dtype:
+                raise TypeError(f"new(): expected a tensor of dtype {self.dtype}, got "
+                                f"{other.dtype}")
+            return other.view(other.shape)
+        ints = (int, np.integer)
+        if len(args) == 1 and isinstance(args[0], tuple) and all(
+                isinstance(a, ints) for a in args[0]):
+            args = args[0]
+        if all(isinstance(a, ints) and not isinstance(a, bool) for a in args):
+            return empty(*args, dtype=self.dtype, device=device)
+        if len(args) != 1:
+            raise TypeError(f"new(): expected sizes (ints) or one data argument, got "
+                            f"{tuple(type(a).__name__ for a in args)}")
+        data = args[0]
+        if not isinstance(data, (list, tuple)) and not hasattr(data, "__array__"):
+            raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+        return _tensor(data, dtype=self.dtype, device=device)
+
+    def new_empty_strided(self, size, stride, dtype=None, device=None, requires_grad=False,
+                          layout=None, pin_memory=False):
+        """``narae.empty_strided`` with this tensor's dtype and device by default."""
+        from .misc import empty_strided
+        return empty_strided(size, stride, dtype=dtype or self.dtype,
+                             device=device or self.device, requires_grad=requires_grad)
+
+    def dist(self, other, p=2):
+        """The p-norm of ``self - other`` (see ``narae.dist``)."""
+        from .misc import dist
+        return dist(self, other, p)
 
     # -- in-place support ---------------------------------------------------------------
     def _check_inplace(self):
@@ -322,6 +439,18 @@ class Tensor:
         t = Tensor(self._data, self.requires_grad)
         t._creator, t._out_idx, t._gen = self._creator, self._out_idx, self._gen
         return t
+
+
+def _resize_sizes(op, sizes):
+    """``resize_(2, 3)`` or ``resize_((2, 3))``: the sizes as a tuple of non-negative ints."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"{op}(): sizes must be ints, got {sizes}")
+        if s < 0:
+            raise RuntimeError(f"{op}(): sizes must be non-negative, got {tuple(sizes)}")
+    return tuple(int(s) for s in sizes)
 
 
 class _RemovableHandle:

@@ -1388,7 +1388,8 @@ def _build():
     try:
         import scipy.special as _special
         special.erf = FakeUfunc(_special.erf, "erf")
-        for _name in ("erfc", "erfinv", "gammaln", "digamma", "polygamma", "i0", "i1"):
+        for _name in ("erfc", "erfinv", "gammaln", "digamma", "polygamma", "i0", "i1", "gammainc",
+                      "gammaincc"):
             setattr(special, _name, FakeUfunc(getattr(_special, _name), _name))
     except ImportError:                   # an erf ufunc without SciPy
         import math

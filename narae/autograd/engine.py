@@ -4,13 +4,14 @@ Nodes are visited by decreasing generation (a heap, never recursion, so deep unr
 RNNs are fine). Each node's output gradients are summed before its ``backward`` runs once.
 """
 import heapq
+import weakref
 
 from . import grad_mode
 from . import function as _function
 from ..backend import get_array_module
 from .sparse import SparseGrad
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "register_post_accumulate_grad_hook"]
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved "
           "tensors after they have already been freed). Specify retain_graph=True if you need "
@@ -192,9 +193,63 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     todo.append((x, gx))
         for t, g in leaf_grads.values():
             leaves.receive(t, acc.release(g))
+            if _post_hooks and capture is None:  # empty unless someone registered one
+                run_post_accumulate_hooks(t)
     finally:
         grad_mode.state.enabled = prev_mode
         _function._autocast_hook = prev_autocast
+
+
+# id(leaf) -> {handle id: hook}; kept outside the Tensor so a tensor without such hooks
+# pays nothing, and the leaf loop above pays one truthiness check while it is empty.
+_post_hooks = {}
+_next_handle = [0]
+
+
+class _PostAccumulateHandle:
+    """What ``register_post_accumulate_grad_hook`` returns: ``remove()`` unregisters."""
+
+    __slots__ = ("_key", "id")
+
+    def __init__(self, key, hid):
+        self._key, self.id = key, hid
+
+    def remove(self):
+        hooks = _post_hooks.get(self._key)
+        if hooks is not None:
+            hooks.pop(self.id, None)
+            if not hooks:
+                del _post_hooks[self._key]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _forget(key):
+    _post_hooks.pop(key, None)
+
+
+def register_post_accumulate_grad_hook(t, hook):
+    """Call ``hook(t)`` each time backward has finished accumulating ``t.grad``."""
+    key = id(t)
+    hooks = _post_hooks.get(key)
+    if hooks is None:
+        hooks = _post_hooks[key] = {}
+        weakref.finalize(t, _forget, key)  # ids are reused once the tensor is gone
+    _next_handle[0] += 1
+    hooks[_next_handle[0]] = hook
+    return _PostAccumulateHandle(key, _next_handle[0])
+
+
+def run_post_accumulate_hooks(t):
+    """Run the post-accumulate-grad hooks of leaf ``t`` (its ``.grad`` is already written)."""
+    hooks = _post_hooks.get(id(t))
+    if hooks:
+        for hook in list(hooks.values()):
+            hook(t)
 
 
 def _nodes_leading_to(roots, capture):

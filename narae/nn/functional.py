@@ -12,4 +12,5 @@ from ..ops.resize import *  # noqa: F401,F403
 from ..ops.index import one_hot  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
 from ..ops.distance import *  # noqa: F401,F403
+from ..ops.fused_loss import *  # noqa: F401,F403
 from ..ops.spatial import *  # noqa: F401,F403

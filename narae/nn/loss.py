@@ -13,7 +13,8 @@ __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss",
            "SoftMarginLoss", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
            "PoissonNLLLoss", "GaussianNLLLoss", "MultiLabelSoftMarginLoss",
            "MultiLabelMarginLoss", "CTCLoss", "TripletMarginWithDistanceLoss",
-           "AdaptiveLogSoftmaxWithLoss", "NLLLoss2d"]
+           "AdaptiveLogSoftmaxWithLoss", "NLLLoss2d", "LinearCrossEntropyLoss",
+           "LinearCrossEntropyOptions"]
 
 
 class _Loss(Module):
@@ -258,3 +259,46 @@ class TripletMarginWithDistanceLoss(_Loss):
 
 class NLLLoss2d(NLLLoss):
     """torch's deprecated name for NLLLoss on (N, C, H, W) inputs: the same loss."""
+
+
+from ..ops.fused_loss import LinearCrossEntropyOptions  # noqa: E402 (exported as torch.nn's)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """A linear layer (``self.linear``, out ``num_classes * prod(out_features)``) followed by
+    cross entropy, computed by ``F.linear_cross_entropy`` without holding all the logits."""
+
+    def __init__(self, in_features, num_classes, *, out_features=(), bias=False, device=None,
+                 dtype=None, reduction="mean", weight=None, ignore_index=None,
+                 label_smoothing=0.0, options=None):
+        import math
+        from .linear import Linear
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"LinearCrossEntropyLoss: expected weight shape to be "
+                               f"{(num_classes,)}, got {tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(f"LinearCrossEntropyLoss: expected label_smoothing to be in "
+                               f"range [0, 1], got {label_smoothing}")
+        super().__init__(weight=weight, reduction=reduction)
+        self.num_classes = num_classes
+        self.out_features = out_features
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        # stored 2-D (as a Linear) and reshaped to (C, d1.., in_features) in forward
+        self.linear = Linear(in_features, math.prod(out_features) * num_classes, bias=bias,
+                             device=device, dtype=dtype)
+        self.options = options
+
+    def forward(self, input, target):
+        shape = (self.num_classes,) + tuple(self.out_features)
+        w = self.linear.weight.reshape(shape + (self.linear.in_features,))
+        b = self.linear.bias.reshape(shape) if self.linear.bias is not None else None
+        return F.linear_cross_entropy(input, w, target, linear_bias=b, weight=self.weight,
+                                      reduction=self.reduction, ignore_index=self.ignore_index,
+                                      label_smoothing=self.label_smoothing, options=self.options)
+
+    def extra_repr(self):
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")

@@ -12,6 +12,7 @@ from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .rnn import (PackedSequence, pack_padded_sequence, pad_packed_sequence, pad_sequence,
                   pack_sequence, unpad_sequence, unpack_sequence)
 from .tbptt import tbptt_windows, detach_state, train_tbptt, TruncatedBPTT
+from .init import skip_init
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
            "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters",
@@ -20,4 +21,4 @@ __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_n
            "detach_state", "train_tbptt", "TruncatedBPTT", "weight_norm", "remove_weight_norm",
            "spectral_norm", "remove_spectral_norm", "fuse_conv_bn_eval", "fuse_conv_bn_weights",
            "fuse_linear_bn_eval", "fuse_linear_bn_weights", "parametrize", "parametrizations",
-           "fusion"]
+           "fusion", "skip_init"]
