@@ -14,8 +14,11 @@ from .rprop import Rprop
 from .adafactor import Adafactor
 from .lbfgs import LBFGS
 from .conjugate_gradient import ConjugateGradient
+from .muon import Muon
+from .sparse_adam import SparseAdam
 from . import lr_scheduler
+from . import swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
            "RAdam", "Adamax", "ASGD", "Rprop", "Adafactor", "LBFGS", "ConjugateGradient",
-           "lr_scheduler"]
+           "Muon", "SparseAdam", "lr_scheduler", "swa_utils"]
