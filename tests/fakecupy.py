@@ -1389,7 +1389,8 @@ def _build():
         import scipy.special as _special
         special.erf = FakeUfunc(_special.erf, "erf")
         for _name in ("erfc", "erfinv", "gammaln", "digamma", "polygamma", "i0", "i1", "gammainc",
-                      "gammaincc"):
+                      "gammaincc", "i0e", "i1e", "j0", "j1", "y0", "y1", "k0", "k1", "k0e", "k1e",
+                      "zeta", "erfcx", "ndtr", "ndtri", "log_ndtr"):
             setattr(special, _name, FakeUfunc(getattr(_special, _name), _name))
     except ImportError:                   # an erf ufunc without SciPy
         import math
