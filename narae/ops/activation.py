@@ -57,6 +57,14 @@ class ReLUGrad(Function):
         return None, ReLUGrad()(self.inputs[0], ggx)
 
 
+def _sigmoid_array(xp, x):
+    """sigmoid from e = exp(-|x|) <= 1: no overflow, and full relative precision in the left
+    tail, where 0.5 * (1 + tanh(x / 2)) rounds to 0 (sigmoid(-30) in float32)."""
+    e = xp.exp(-xp.abs(x))
+    d = e + 1
+    return xp.where(x >= 0, 1 / d, e / d).astype(x.dtype, copy=False)
+
+
 class Sigmoid(Function):
     uses_inputs = False
     uses_outputs = True
@@ -64,12 +72,7 @@ class Sigmoid(Function):
     def forward(self, x):
         if _fused.usable(x):
             return _fused.forward("sigmoid", x)
-        xp = get_array_module(x)
-        # 0.5 * (1 + tanh(x/2)) is sigmoid without exp overflow for large |x|
-        y = xp.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
-        return y
+        return _sigmoid_array(get_array_module(x), x)
 
     def backward(self, gy):
         return SigmoidGrad()(self.output(), gy)
@@ -286,12 +289,6 @@ def _shrink(lambd, soft):
 
 
 # --- smooth fused activations: forward node + gradient node ------------------------------
-def _sigmoid_array(xp, x):
-    """sigmoid without exp overflow: 0.5 * (1 + tanh(x / 2))."""
-    y = xp.tanh(x * 0.5)
-    y += 1
-    y *= 0.5
-    return y
 
 
 class ELU(Function):

@@ -26,7 +26,8 @@ _erf = np.vectorize(math.erf)
 
 
 def _sigmoid(v):
-    return 0.5 * (1 + np.tanh(v / 2))
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def _gelu_tanh_parts(v):

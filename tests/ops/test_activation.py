@@ -160,3 +160,11 @@ def test_errors():
         NF.gelu(nr.ones(3), approximate="fast")
     with pytest.raises(IndexError, match="range"):
         NF.glu(nr.ones(3, 4), dim=2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_keeps_relative_precision_in_the_left_tail(dtype):
+    x = np.array([-80.0, -30.0, -12.0, -1.0, 0.0, 3.0, 40.0], dtype=dtype)  # no denormals
+    ours = nr.sigmoid(nr.from_numpy(x)).numpy()
+    theirs = torch.sigmoid(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=2e-7 if dtype == "float32" else 1e-15, atol=0)

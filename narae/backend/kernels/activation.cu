@@ -13,9 +13,11 @@
 #define NARAE_INV_SQRT_2 0.7071067811865476
 #define NARAE_GELU_C 0.044715
 
-// sigmoid as 0.5 * (1 + tanh(v / 2)): no exp overflow for large |v|
+// sigmoid from e = exp(-|v|) <= 1: no overflow, and full relative precision in the left
+// tail (0.5 * (1 + tanh(v / 2)) rounds sigmoid(-30) to 0 in float32)
 __device__ __forceinline__ T narae_sigmoid(T v) {
-    return (tanh(v * (T)0.5) + (T)1) * (T)0.5;
+    T e = exp(-fabs(v));
+    return v >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
 }
 
 // --- relu, sigmoid, tanh: the backward reads the output y --------------------------------
