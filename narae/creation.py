@@ -19,8 +19,10 @@ __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty"
            "rand_like", "randn_like", "randint_like", "scalar_tensor", "poisson", "binomial"]
 
 
-def _infer_numpy(data):
-    """NumPy array for ``data`` with torch's default dtypes (floats -> float32)."""
+def _infer_numpy(data, dtype=None):
+    """NumPy array for ``data`` with torch's default dtypes (floats -> float32). Given the
+    ``dtype`` it will be cast to, Python floats are kept at full precision until then
+    (``tensor(0.1, dtype=float64)`` is 0.1, not float32's 0.10000000149)."""
     if isinstance(data, Tensor):
         return data._data
     if get_array_module(data) is not np:
@@ -29,7 +31,7 @@ def _infer_numpy(data):
         data = _nested_tolist(data)
     arr = np.asarray(data)
     if arr.dtype == np.float64 and not isinstance(data, np.ndarray) and \
-            not isinstance(data, np.floating):
+            not isinstance(data, np.floating) and dtype is None:
         arr = arr.astype(_dtype.get_default_dtype().np)
     elif arr.dtype.kind in "iu" and arr.dtype not in (np.int8, np.int16, np.int32, np.uint8) \
             and not isinstance(data, np.ndarray):
@@ -87,7 +89,7 @@ def _make(array, dtype, device, requires_grad):
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
-    arr = _infer_numpy(data)
+    arr = _infer_numpy(data, dtype)
     src_is_array = isinstance(data, (np.ndarray, Tensor)) or arr is data
     t = _make(arr, dtype, device, requires_grad)
     if src_is_array and t._data is arr or (isinstance(data, Tensor) and t._data is data._data):
@@ -101,7 +103,7 @@ def as_tensor(data, dtype=None, device=None):
         return data
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype)
-    return _make(_infer_numpy(data), dtype, device, False)
+    return _make(_infer_numpy(data, dtype), dtype, device, False)
 
 
 def from_numpy(ndarray):

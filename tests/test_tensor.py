@@ -146,3 +146,13 @@ def test_inplace_in_a_graph_keeps_dtype_and_shape():
     y = nr.ones(3, requires_grad=True) * 1
     with pytest.raises(RuntimeError, match="would change the shape"):
         y.add_(nr.ones(2, 3))
+
+
+def test_python_floats_keep_full_precision_when_a_dtype_is_given():
+    """tensor(0.1, dtype=float64) is 0.1 as in torch, not a float32 value widened."""
+    for data in (0.1, [0.1, 1e-300, 2.0], [[1 / 3]]):
+        ours = nr.tensor(data, dtype=nr.float64).numpy()
+        theirs = torch.tensor(data, dtype=torch.float64).numpy()
+        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(nr.as_tensor(data, dtype=nr.float64).numpy(), theirs)
+    assert nr.tensor(0.1).dtype == nr.float32
