@@ -268,12 +268,16 @@ def _beam_one(model, src, length, beam_width, max_len, length_penalty):
         cand = (np.array([s for _, _, s in alive])[:, None] + logp).ravel()
         V = logp.shape[1]
         nxt, rows = [], []
-        for flat in np.argsort(-cand, kind="stable"):
+        for rank, flat in enumerate(np.argsort(-cand, kind="stable")):
             b, tok = divmod(int(flat), V)
             toks, att, _ = alive[b]
             entry = (toks + [tok], att + [wn[b]], float(cand[flat]))
             if tok == EOS:
-                finished.append(entry)
+                # an ending counts only if it is among the beam_width best continuations:
+                # lower-ranked endings are pruned like any other candidate (else a pile of
+                # unlikely short hypotheses fills `finished` and stops the search early)
+                if rank < beam_width:
+                    finished.append(entry)
             else:
                 nxt.append(entry)
                 rows.append(b)
@@ -283,9 +287,10 @@ def _beam_one(model, src, length, beam_width, max_len, length_penalty):
         state = _take(state_new, creation.tensor(rows, device=dev))
         best_done = max((norm(s, len(t)) for t, _, s in finished), default=-np.inf)
         best_alive = max((norm(s, len(t)) for t, _, s in alive), default=-np.inf)
-        # log-probs only fall: without a length penalty no live beam can overtake
-        if len(finished) >= beam_width or not alive or (
-                not length_penalty and best_done >= best_alive):
+        # log-probs only fall: without a length penalty no live beam can overtake the best
+        # finished one, which is exact; with one, stop at beam_width finished hypotheses
+        if not alive or (best_done >= best_alive if not length_penalty
+                         else len(finished) >= beam_width):
             break
     pool = finished if finished else alive
     toks, att, score = max(pool, key=lambda e: norm(e[2], len(e[0])))
