@@ -18,6 +18,27 @@ __device__ __forceinline__ void window_span(int o, int s, int p, int d, int k, i
     *last = hi;
 }
 
+// The gather form of the backward kernels: calls visit(o) for every output position o (flat
+// in its Ho x Wo plane) whose window reads input (h, w). Window offset i covers h when
+// h + pt - i * dh is a multiple of sh that names an output row; offsets run upwards, so the
+// first negative position ends the scan.
+template <class Visit>
+__device__ __forceinline__ void for_each_covering_output(int h, int w, int kh, int kw, int sh,
+                                                         int sw, int pt, int pl, int dh, int dw,
+                                                         int Ho, int Wo, Visit visit) {
+    for (int i = 0; i < kh; ++i) {
+        int th = h + pt - i * dh;
+        if (th < 0) break;
+        if (th % sh != 0 || th / sh >= Ho) continue;
+        for (int j = 0; j < kw; ++j) {
+            int tw = w + pl - j * dw;
+            if (tw < 0) break;
+            if (tw % sw != 0 || tw / sw >= Wo) continue;
+            visit((th / sh) * Wo + tw / sw);
+        }
+    }
+}
+
 // Max pool: the first maximum in scan order wins, a NaN beats any number and a later NaN an
 // earlier one (torch's rule: replace when v > best or v is NaN). A window that reads only
 // padding (possible with dilation) gives ``empty`` (-inf, passed in: no portable literal)
@@ -64,18 +85,9 @@ extern "C" __global__ void max_pool_bwd(const T* __restrict__ gy,
         long long base = (e / ((long long)W * H)) * Ho * Wo;
         long long self = (long long)h * W + w;
         T acc = (T)0;
-        for (int i = 0; i < kh; ++i) {
-            int th = h + pt - i * dh;
-            if (th < 0) break;
-            if (th % sh != 0 || th / sh >= Ho) continue;
-            for (int j = 0; j < kw; ++j) {
-                int tw = w + pl - j * dw;
-                if (tw < 0) break;
-                if (tw % sw != 0 || tw / sw >= Wo) continue;
-                long long o = base + (long long)(th / sh) * Wo + tw / sw;
-                if (idx[o] == self) acc += gy[o];
-            }
-        }
+        for_each_covering_output(h, w, kh, kw, sh, sw, pt, pl, dh, dw, Ho, Wo, [&](int o) {
+            if (idx[base + o] == self) acc += gy[base + o];
+        });
         gx[e] = acc;
     }
 }
@@ -127,18 +139,8 @@ extern "C" __global__ void avg_pool_bwd(const T* __restrict__ gy, const T* __res
         int h = (int)((e / W) % H);
         const T* g = gy + (e / ((long long)W * H)) * Ho * Wo;
         T acc = (T)0;
-        for (int i = 0; i < kh; ++i) {
-            int th = h + pt - i * dh;
-            if (th < 0) break;
-            if (th % sh != 0 || th / sh >= Ho) continue;
-            for (int j = 0; j < kw; ++j) {
-                int tw = w + pl - j * dw;
-                if (tw < 0) break;
-                if (tw % sw != 0 || tw / sw >= Wo) continue;
-                int o = (th / sh) * Wo + tw / sw;
-                acc += g[o] * inv[o];
-            }
-        }
+        for_each_covering_output(h, w, kh, kw, sh, sw, pt, pl, dh, dw, Ho, Wo,
+                                 [&](int o) { acc += g[o] * inv[o]; });
         gx[e] = acc;
     }
 }
