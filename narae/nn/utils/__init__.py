@@ -1,7 +1,7 @@
 """``narae.nn.utils``: gradient clipping, parameter/vector conversion, packed sequences,
 weight/spectral normalization, parametrizations, conv/linear + batch-norm fusion, truncated
-BPTT (torch.nn.utils, plus tbptt)."""
-from . import rnn, tbptt, parametrize, parametrizations, fusion  # noqa: F401
+BPTT, pruning (torch.nn.utils, plus tbptt)."""
+from . import rnn, tbptt, parametrize, parametrizations, fusion, prune  # noqa: F401
 from .weight_norm import weight_norm, remove_weight_norm
 from .spectral_norm import spectral_norm, remove_spectral_norm
 from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,
@@ -21,4 +21,4 @@ __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_n
            "detach_state", "train_tbptt", "TruncatedBPTT", "weight_norm", "remove_weight_norm",
            "spectral_norm", "remove_spectral_norm", "fuse_conv_bn_eval", "fuse_conv_bn_weights",
            "fuse_linear_bn_eval", "fuse_linear_bn_weights", "parametrize", "parametrizations",
-           "fusion", "skip_init"]
+           "fusion", "prune", "skip_init"]
