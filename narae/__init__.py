@@ -66,7 +66,7 @@ _engine._sum_to = _sum_to
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models",
-                "linalg", "distributions", "func", "special")
+                "linalg", "distributions", "func", "special", "profiler")
 
 
 def __getattr__(name):

@@ -8,12 +8,12 @@ recorded and the engine pays one global check per node: the hooks below are inst
 while the mode is on.
 """
 import functools
+import os
 import traceback
 import warnings
 
 from . import custom as _custom
 from . import engine as _engine
-from .function import Function
 from .sparse import SparseGrad
 
 __all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
@@ -26,7 +26,7 @@ class _State:
 
 
 _state = _State()
-_plain_call = Function.__dict__["__call__"]
+_PROFILER_DIR = os.sep + os.path.join("narae", "profiler") + os.sep
 
 
 def is_anomaly_enabled():
@@ -44,12 +44,22 @@ def set_anomaly_enabled(enabled, check_nan=True):
     _set(enabled, check_nan)
 
 
-def _recording_call(self, *inputs):
+def _recording_layer(inner):
     """``Function.__call__`` while anomaly detection is on: also keep the forward's stack."""
-    out = _plain_call(self, *inputs)
-    if "inputs" in self.__dict__:  # the node was recorded in a graph
-        self._anomaly_trace = traceback.format_stack()[:-1]
-    return out
+    def _recording_call(self, *inputs):
+        out = inner(self, *inputs)
+        if "inputs" in self.__dict__:  # the node was recorded in a graph
+            self._anomaly_trace = _forward_stack()
+        return out
+    return _recording_call
+
+
+def _forward_stack():
+    """The stack of the user's call, without the instrumentation frames on top of it."""
+    stack = traceback.format_stack()[:-2]
+    while stack and _PROFILER_DIR in stack[-1].partition("\n")[0]:  # (its layer)
+        stack.pop()
+    return stack
 
 
 def _record_custom(node):
@@ -82,10 +92,10 @@ def _has_nan(g):
     return bool(get_array_module(data).isnan(data).any())
 
 
-def _checked_backward(fn, gys):
+def _checked_backward(fn, gys, inner):
     """``fn.backward(*gys)`` with anomaly checks: the engine calls this while the mode is on."""
     try:
-        gxs = fn.backward(*gys)
+        gxs = inner(fn, gys)
     except Exception:
         _warn_trace(fn)
         raise
@@ -102,12 +112,10 @@ def _set(mode, check_nan):
     _state.enabled = bool(mode)
     _state.check_nan = bool(check_nan)
     if mode:
-        Function.__call__ = _recording_call
-        _engine._anomaly_backward = _checked_backward
+        _engine.instrument("anomaly", call=_recording_layer, backward=_checked_backward)
         _custom._anomaly_hook = _record_custom
     else:
-        Function.__call__ = _plain_call
-        _engine._anomaly_backward = None
+        _engine.instrument("anomaly")
         _custom._anomaly_hook = None
 
 

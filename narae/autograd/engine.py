@@ -172,10 +172,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                        for g, (shape, dtype) in zip(gys, fn._out_meta)]
             if fn._versions is not None or fn._out_versions is not None:
                 fn.check_versions()
-            if _anomaly_backward is None:
+            if _backward_hook is None:
                 gxs = fn.backward(*gys)
-            else:  # narae.autograd.detect_anomaly: NaN check, forward traceback
-                gxs = _anomaly_backward(fn, gys)
+            else:  # anomaly detection and/or the profiler (see ``instrument``)
+                gxs = _backward_hook(fn, gys)
             inputs = fn.inputs
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -303,4 +303,51 @@ def _zeros(shape, dtype, fn):
 
 _Tensor = None
 _sum_to = None
-_anomaly_backward = None  # set by narae.autograd.anomaly_mode while it is on
+
+# -- instrumentation: modes that watch every op (anomaly detection, the profiler) -------------
+# Each mode installs a layer while it is on and removes it after. Layers compose, so several
+# modes can be on at once; with none installed, ``Function.__call__`` is the plain one again
+# and the backward loop pays its one ``_backward_hook is None`` check per node.
+_backward_hook = None  # hook(fn, gys) -> gradients, or None for a plain ``fn.backward(*gys)``
+_plain_call = _function.Function.__dict__["__call__"]
+_call_layers = {}      # name -> wrap(call) -> call, applied in installation order
+_backward_layers = {}  # name -> hook(fn, gys, inner) where inner(fn, gys) runs the rest
+
+
+def _plain_backward(fn, gys):
+    return fn.backward(*gys)
+
+
+def _chain(hook, inner):
+    def layered(fn, gys):
+        return hook(fn, gys, inner)
+    return layered
+
+
+def instrument(name, call=None, backward=None):
+    """Install the instrumentation layer ``name`` (or remove it when both are None).
+
+    ``call(inner)`` returns a replacement for ``Function.__call__`` that calls ``inner``;
+    ``backward(fn, gys, inner)`` runs one node's backward through ``inner(fn, gys)``.
+    Reinstalling a name replaces its layer; the composition is rebuilt each time.
+    """
+    global _backward_hook
+    _call_layers.pop(name, None)
+    _backward_layers.pop(name, None)
+    if call is not None:
+        _call_layers[name] = call
+    if backward is not None:
+        _backward_layers[name] = backward
+    c = _plain_call
+    for wrap in _call_layers.values():
+        c = wrap(c)
+    _function.Function.__call__ = c
+    hook = None
+    for layer in _backward_layers.values():
+        hook = _chain(layer, hook or _plain_backward)
+    _backward_hook = hook
+
+
+def is_instrumented(name):
+    """Whether the layer ``name`` is installed."""
+    return name in _call_layers or name in _backward_layers

@@ -26,9 +26,9 @@ def test_off_by_default_and_hooks_removed():
         ctx = nr.autograd.detect_anomaly()
     with ctx:
         assert nr.autograd.is_anomaly_enabled()
-        assert engine._anomaly_backward is not None
+        assert engine._backward_hook is not None
     assert not nr.autograd.is_anomaly_enabled()
-    assert engine._anomaly_backward is None
+    assert engine._backward_hook is None
     assert Function.__dict__["__call__"] is plain
 
 
