@@ -18,10 +18,10 @@ def lerp_(a, b, w):
     return a
 
 
-def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, beta1, beta2,
-                eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
-    """One Adam(W) step on raw arrays; moments are updated in place, ``step`` is already +1."""
-    xp = get_array_module(param)
+def adam_moments(param, grad, exp_avg, exp_avg_sq, *, lr, beta1, beta2, weight_decay,
+                 decoupled_weight_decay, maximize):
+    """The start every Adam variant (Adam(W), NAdam, RAdam) shares: the gradient's sign for
+    ``maximize``, L2 or decoupled (AdamW) weight decay, then both moments updated in place."""
     if maximize:
         grad = -grad
     if weight_decay != 0:
@@ -32,6 +32,16 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, b
     lerp_(exp_avg, grad, 1 - beta1)
     exp_avg_sq *= beta2
     exp_avg_sq += (1 - beta2) * grad * grad
+    return grad
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, beta1, beta2,
+                eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
+    """One Adam(W) step on raw arrays; moments are updated in place, ``step`` is already +1."""
+    xp = get_array_module(param)
+    adam_moments(param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2,
+                 weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+                 maximize=maximize)
     bias_correction1 = 1 - beta1 ** step
     bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
     step_size = lr / bias_correction1

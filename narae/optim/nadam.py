@@ -2,7 +2,7 @@
 from ..autograd import grad_mode
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_non_negative, check_betas, round_to_scalar_dtype
-from .adam import lerp_
+from .adam import adam_moments
 
 __all__ = ["NAdam", "nadam_update"]
 
@@ -15,22 +15,15 @@ def nadam_update(param, grad, exp_avg, exp_avg_sq, step, mu_product, *, lr, beta
     product is rounded to that dtype here as well: the trajectories stay identical.
     """
     xp = get_array_module(param)
-    if maximize:
-        grad = -grad
+    grad = adam_moments(param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2,
+                        weight_decay=weight_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
     bias_correction2 = 1 - beta2 ** step
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
     r = round_to_scalar_dtype
     mu_product = r(r(mu_product) * r(mu))
     mu_product_next = mu_product * mu_next
-    lerp_(exp_avg, grad, 1 - beta1)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * grad * grad
     denom = xp.sqrt(exp_avg_sq / bias_correction2)
     denom += eps
     update = (-lr * (1.0 - mu) / (1.0 - mu_product)) * grad

@@ -5,7 +5,7 @@ import math
 from ..autograd import grad_mode
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_non_negative, check_betas
-from .adam import lerp_
+from .adam import adam_moments
 
 __all__ = ["RAdam", "radam_update"]
 
@@ -14,16 +14,9 @@ def radam_update(param, grad, exp_avg, exp_avg_sq, step, *, lr, beta1, beta2, ep
                  weight_decay, decoupled_weight_decay, maximize):
     """One RAdam step on raw arrays; ``step`` already counts this one."""
     xp = get_array_module(param)
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
-    lerp_(exp_avg, grad, 1 - beta1)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * grad * grad
+    adam_moments(param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2,
+                 weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+                 maximize=maximize)
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     corrected = exp_avg / bias_correction1

@@ -13,7 +13,7 @@ import math
 
 from ..autograd import grad_mode
 from ..backend import get_array_module
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_betas
 
 __all__ = ["SparseAdam", "sparse_adam_update"]
 
@@ -62,16 +62,9 @@ class SparseAdam(Optimizer):
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 < eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
-        for i in range(2):
-            if not 0.0 <= betas[i] < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+        check_betas(betas)
         defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
         super().__init__(params, defaults)
-        complex_params = [[i, j] for i, group in enumerate(self.param_groups)
-                          for j, p in enumerate(group["params"]) if p.is_complex()]
-        if complex_params:
-            raise ValueError(f"Complex params at indices {complex_params}: SparseAdam does not "
-                             "support complex parameters")
 
     @grad_mode.no_grad()
     def step(self, closure=None):
