@@ -17,7 +17,7 @@ from ._operands import normalize_dim
 from .convert import clone
 from .index import GetItem, IndexDtypeError, SetItem
 from .shape import (broadcast_to, chunk, flip, permute, reshape, split, squeeze, t, transpose,
-                    unsqueeze, _slice_dim)
+                    unsqueeze, _slice_dim, narrow_range)
 
 __all__ = ["select", "tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes",
            "swapdims", "rot90", "ravel", "narrow_copy", "repeat_interleave", "unravel_index",
@@ -183,15 +183,8 @@ def narrow_copy(input, dim, start, length):
     """narrow, as a new tensor rather than a view."""
     if input.ndim == 0:
         raise RuntimeError("narrow_copy(): cannot be applied to a 0-dim tensor.")
-    d = normalize_dim(dim, input.ndim)
-    n = input.shape[d]
-    start, length = int(start), int(length)
-    if start < 0:
-        start += n
-    if not 0 <= start <= n or length < 0 or start + length > n:
-        raise RuntimeError(f"narrow_copy(): start ({start}) + length ({length}) exceeds "
-                           f"dimension size ({n}) of dim {d} of shape {tuple(input.shape)}")
-    return GetItem((slice(None),) * d + (slice(start, start + length),), False, copy=True)(input)
+    d, start, stop = narrow_range(input, dim, start, length, "narrow_copy")
+    return GetItem((slice(None),) * d + (slice(start, stop),), False, copy=True)(input)
 
 
 # --- repeat_interleave ----------------------------------------------------------------------------

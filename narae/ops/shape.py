@@ -445,17 +445,23 @@ def unbind(input, dim=0):
     return tuple(getitem(input, lead + (i,)) for i in range(input.shape[d]))
 
 
-def narrow(input, dim, start, length):
-    """``length`` elements along ``dim`` from ``start`` (which may be negative)."""
+def narrow_range(input, dim, start, length, op="narrow"):
+    """``(dim, start, stop)`` of ``length`` elements from ``start`` (which may be negative)
+    along ``dim``, with torch's bounds check."""
     d = normalize_dim(dim, input.ndim)
     n = input.shape[d]
     start, length = int(start), int(length)
     if start < 0:
         start += n
     if not 0 <= start <= n or length < 0 or start + length > n:
-        raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension "
+        raise RuntimeError(f"{op}(): start ({start}) + length ({length}) exceeds dimension "
                            f"size ({n}) of dim {d} of shape {tuple(input.shape)}")
-    return _slice_dim(input, d, start, start + length)
+    return d, start, start + length
+
+
+def narrow(input, dim, start, length):
+    """``length`` elements along ``dim`` from ``start`` (which may be negative)."""
+    return _slice_dim(input, *narrow_range(input, dim, start, length))
 
 
 # --- flip / roll / movedim ---------------------------------------------------------------
