@@ -384,19 +384,28 @@ def _no_bool(y, name):
         raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not supported")
 
 
-def trapezoid(y, x=None, *, dx=None, dim=-1):
-    """Trapezoid rule along ``dim``: sum of (y[i] + y[i+1]) / 2 * (x[i+1] - x[i])."""
+def _trapezoid_inputs(y, x, dx, dim, op):
+    """``(y as a float tensor, axis, spacing weights, n)`` after torch's checks: what the
+    trapezoid rule and its running form both start from."""
     if y.ndim == 0:
-        raise IndexError("trapezoid: Dimension out of range (y is 0-d)")
-    _no_bool(y, "trapezoid")
+        raise IndexError(f"{op}: Dimension out of range (y is 0-d)")
+    _no_bool(y, op)
     y = _float_dtype_for(y)
     axis = normalize_dim(dim, y.ndim)
-    w = _spacing(y, x, dx, axis, "trapezoid")
-    n = y.shape[axis]
+    return y, axis, _spacing(y, x, dx, axis, op), y.shape[axis]
+
+
+def _pair_sums(y, axis, n):
+    """y[i] + y[i+1] along ``axis``."""
+    return narrow(y, axis, 1, n - 1) + narrow(y, axis, 0, n - 1)
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """Trapezoid rule along ``dim``: sum of (y[i] + y[i+1]) / 2 * (x[i+1] - x[i])."""
+    y, axis, w, n = _trapezoid_inputs(y, x, dx, dim, "trapezoid")
     if n == 0:
         return (y * 0).sum(axis)
-    mid = narrow(y, axis, 1, n - 1) + narrow(y, axis, 0, n - 1)
-    return (mid * w).sum(axis) / 2
+    return (_pair_sums(y, axis, n) * w).sum(axis) / 2
 
 
 def trapz(y, x=None, *, dx=None, dim=-1):
@@ -406,17 +415,10 @@ def trapz(y, x=None, *, dx=None, dim=-1):
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """Running trapezoid rule along ``dim`` (one element shorter than y along it)."""
-    if y.ndim == 0:
-        raise IndexError("cumulative_trapezoid: Dimension out of range (y is 0-d)")
-    _no_bool(y, "cumulative_trapezoid")
-    y = _float_dtype_for(y)
-    axis = normalize_dim(dim, y.ndim)
-    w = _spacing(y, x, dx, axis, "cumulative_trapezoid")
-    n = y.shape[axis]
+    y, axis, w, n = _trapezoid_inputs(y, x, dx, dim, "cumulative_trapezoid")
     if n <= 1:
         return narrow(y, axis, 0, 0) * 1
-    mid = narrow(y, axis, 1, n - 1) + narrow(y, axis, 0, n - 1)
-    return cumsum(mid * w / 2, axis)
+    return cumsum(_pair_sums(y, axis, n) * w / 2, axis)
 
 
 def _gradient_along(f, axis, h, edge_order):
