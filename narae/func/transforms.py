@@ -101,6 +101,16 @@ def _detach_tree(tree):
     return tree_unflatten([x.detach() if isinstance(x, Tensor) else x for x in leaves], spec)
 
 
+def _split_aux(out, has_aux, caller):
+    """``(output, aux)`` from ``f``'s result: with ``has_aux`` it must be that pair."""
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise RuntimeError(f"{caller}: output of function f should be a tuple: (output, aux) "
+                           "if has_aux is True")
+    return out
+
+
 def grad_and_value(func, argnums=0, has_aux=False):
     """``f -> (df/dx, f(x))`` for a scalar-valued ``f`` (with ``has_aux``: ``(g, (f, aux))``)."""
     @functools.wraps(func)
@@ -113,13 +123,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
             with grad_mode.enable_grad():
                 prep = _Prepared(args, argnums, "grad_and_value(f)(*args)")
                 out = func(*prep.args, **kwargs)
-                aux = None
-                if has_aux:
-                    if not (isinstance(out, tuple) and len(out) == 2):
-                        raise RuntimeError("grad_and_value(f)(*args): output of function f "
-                                           "should be a tuple: (output, aux) if has_aux is "
-                                           "True")
-                    out, aux = out
+                out, aux = _split_aux(out, has_aux, "grad_and_value(f)(*args)")
                 if not isinstance(out, Tensor):
                     raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return "
                                        f"a Tensor, got {type(out)}")
@@ -165,12 +169,7 @@ def vjp(func, *primals, has_aux=False):
         with grad_mode.enable_grad():
             prep = _Prepared(primals, tuple(range(len(primals))), "vjp(f, *primals)")
             out = func(*prep.args)
-            aux = None
-            if has_aux:
-                if not (isinstance(out, tuple) and len(out) == 2):
-                    raise RuntimeError("vjp(f, *primals): output of function f should be a "
-                                       "tuple: (output, aux) if has_aux is True")
-                out, aux = out
+            out, aux = _split_aux(out, has_aux, "vjp(f, *primals)")
     finally:
         _depth.level -= 1
     out_leaves, out_spec = tree_flatten(out)
@@ -280,12 +279,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
             with grad_mode.enable_grad():
                 prep = _Prepared(args, argnums, "jacrev")
                 out = func(*prep.args, **kwargs)
-                aux = None
-                if has_aux:
-                    if not (isinstance(out, tuple) and len(out) == 2):
-                        raise RuntimeError("jacrev(f, ...)(*args): output of function f should "
-                                           "be a tuple: (output, aux) if has_aux is True")
-                    out, aux = out
+                out, aux = _split_aux(out, has_aux, "jacrev(f, ...)(*args)")
                 out_leaves, out_spec = tree_flatten(out)
                 for o in out_leaves:
                     if not isinstance(o, Tensor):
