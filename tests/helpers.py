@@ -149,3 +149,20 @@ def check(fn, *args, diff=None, atol=1e-5, rtol=1e-4, double=False, grad=True,
         if grad and gradcheck:
             check_gradcheck(fn, *args, diff=diff, noncontig=noncontig,
                             double=double and not noncontig, **gc_kwargs)
+
+
+def assert_same_tree(ours, theirs, **tol):
+    """Results nested alike (tuples, lists, dicts of Tensors) with equal values: for APIs
+    such as narae.func and autograd.functional that return structures."""
+    if isinstance(theirs, (tuple, list)):
+        assert type(ours) is type(theirs) and len(ours) == len(theirs), (type(ours), ours)
+        for o, t in zip(ours, theirs):
+            assert_same_tree(o, t, **tol)
+    elif isinstance(theirs, dict):
+        assert isinstance(ours, dict) and list(ours) == list(theirs)
+        for k in theirs:
+            assert_same_tree(ours[k], theirs[k], **tol)
+    else:
+        assert isinstance(ours, nr.Tensor), f"expected a Tensor, got {type(ours)}"
+        assert tuple(ours.shape) == tuple(theirs.shape), (ours.shape, theirs.shape)
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), **tol)

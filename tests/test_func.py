@@ -6,7 +6,7 @@ import torch.func as tfunc
 
 import narae as nr
 import narae.func as nfunc
-from helpers import randn
+from helpers import assert_same_tree, randn
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 # torch.func / autograd.functional trigger torch's own torch.jit.script deprecation warning
@@ -19,19 +19,7 @@ def _t(m, a):
 
 
 def _same(ours, theirs):
-    """Same nesting (tuple/list/dict/Tensor) and values."""
-    if isinstance(theirs, (tuple, list)):
-        assert type(ours) is type(theirs) and len(ours) == len(theirs), (type(ours), ours)
-        for o, t in zip(ours, theirs):
-            _same(o, t)
-    elif isinstance(theirs, dict):
-        assert isinstance(ours, dict) and list(ours) == list(theirs)
-        for k in theirs:
-            _same(ours[k], theirs[k])
-    else:
-        assert isinstance(ours, nr.Tensor), f"expected a Tensor, got {type(ours)}"
-        assert tuple(ours.shape) == tuple(theirs.shape), (ours.shape, theirs.shape)
-        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), **TOL)
+    assert_same_tree(ours, theirs, **TOL)
 
 
 def _both(fn, *arrays):

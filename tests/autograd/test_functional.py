@@ -6,7 +6,7 @@ import torch.autograd.functional as TF
 
 import narae as nr
 import narae.autograd.functional as F
-from helpers import randn
+from helpers import assert_same_tree, randn
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 # torch.func / autograd.functional trigger torch's own torch.jit.script deprecation warning
@@ -19,15 +19,7 @@ def _t(m, a):
 
 
 def _same(ours, theirs):
-    """Same nesting (tuple / Tensor) and values."""
-    if isinstance(theirs, tuple):
-        assert isinstance(ours, tuple) and len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            _same(o, t)
-        return
-    assert isinstance(ours, nr.Tensor), f"expected a Tensor, got {type(ours)}"
-    assert tuple(ours.shape) == tuple(theirs.shape)
-    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), **TOL)
+    assert_same_tree(ours, theirs, **TOL)
 
 
 def _both(fn, *arrays, **kw):
