@@ -13,6 +13,7 @@ reproducible under ``narae.manual_seed`` and differ between workers. An
 import multiprocessing
 import queue
 import random
+import sys
 import traceback
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ class _ExceptionWrapper:
     """An exception raised in a worker, carried back with its traceback as text."""
 
     def __init__(self, where):
-        self.exc_type = type(_current_exception())
+        self.exc_type = sys.exc_info()[0]
         self.message = f"Caught {self.exc_type.__name__} {where}.\nOriginal " + \
             traceback.format_exc()
 
@@ -56,25 +57,22 @@ class _ExceptionWrapper:
         raise error
 
 
-def _current_exception():
-    import sys
-    return sys.exc_info()[1]
-
-
-def _seed_everything(seed):
+def _begin_epoch(worker_id, num_workers, base_seed, dataset):
+    """Seed Python's, NumPy's and narae's generators with ``base_seed + worker_id`` and
+    publish the worker's ``WorkerInfo``: at start-up and at each persistent-worker epoch."""
+    global _worker_info
     from ... import random as narae_random
+    seed = base_seed + worker_id
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     narae_random.manual_seed(seed)
+    _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
 
 
 def _worker_loop(fetcher, index_queue, result_queue, worker_id, num_workers, base_seed,
                  worker_init_fn):
     """A worker's life: seed, run ``worker_init_fn``, then answer tasks until told to stop."""
-    global _worker_info
-    seed = base_seed + worker_id
-    _seed_everything(seed)
-    _worker_info = WorkerInfo(worker_id, num_workers, seed, fetcher.dataset)
+    _begin_epoch(worker_id, num_workers, base_seed, fetcher.dataset)
     init_error = None
     if worker_init_fn is not None:
         try:
@@ -89,10 +87,8 @@ def _worker_loop(fetcher, index_queue, result_queue, worker_id, num_workers, bas
         if task is None:
             break
         task_id, indices = task
-        if task_id == "reset":  # a new epoch for persistent workers
-            seed = indices + worker_id
-            _seed_everything(seed)
-            _worker_info = WorkerInfo(worker_id, num_workers, seed, fetcher.dataset)
+        if task_id == "reset":  # a new epoch for persistent workers: indices is its seed
+            _begin_epoch(worker_id, num_workers, indices, fetcher.dataset)
             fetcher.reset()
             continue
         if init_error is not None:
