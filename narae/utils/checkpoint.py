@@ -92,19 +92,20 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None,
     tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     tensors = [args[i] for i in tensor_pos]
 
-    def run(fresh):
-        call = list(args)
+    def call(fresh):
+        """``function`` with the tensor arguments replaced by ``fresh`` (its raw result)."""
+        full = list(args)
         for i, t in zip(tensor_pos, fresh):
-            call[i] = t
-        out = function(*call, **kwargs)
+            full[i] = t
+        return function(*full, **kwargs)
+
+    def run(fresh):
+        out = call(fresh)
         return list(out) if isinstance(out, (tuple, list)) else [out]
 
     rng_state = _random.get_rng_state() if preserve_rng_state else None
     stand_ins = [Tensor(t._data, t.requires_grad) for t in tensors]
-    call = list(args)
-    for i, t in zip(tensor_pos, stand_ins):
-        call[i] = t
-    raw = function(*call, **kwargs)
+    raw = call(stand_ins)
     is_tuple = isinstance(raw, (tuple, list))
     outs = list(raw) if is_tuple else [raw]
     if not all(isinstance(o, Tensor) for o in outs):
