@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _dtype
 from .creation import _make, tensor, set_default_device, get_default_device
-from .ops._operands import result_dtype, _CATEGORY
+from .ops._operands import result_dtype, _CATEGORY, _scalar_dtype
 from .tensor import Tensor, PRINT_OPTIONS
 
 __all__ = ["finfo", "iinfo", "result_type", "promote_types", "can_cast", "set_printoptions",
@@ -56,23 +56,10 @@ class iinfo:
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
 
 
-def _as_array(x):
-    if isinstance(x, Tensor):
-        return x._data
-    return np.asarray(x, dtype=np.int64 if isinstance(x, (bool, int)) and
-                      not isinstance(x, bool) else None)
-
-
 def result_type(tensor1, tensor2):
     """The dtype ``tensor1 + tensor2`` would have (numbers count as 0-d, as in torch)."""
     def arr(x):
-        if isinstance(x, Tensor):
-            return x._data
-        if isinstance(x, bool):
-            return np.asarray(x)
-        if isinstance(x, int):
-            return np.asarray(x, np.int64)
-        return np.asarray(x, _dtype.get_default_dtype().np)
+        return x._data if isinstance(x, Tensor) else np.asarray(x, _scalar_dtype(x))
     return _dtype.from_numpy_dtype(result_dtype(arr(tensor1), arr(tensor2)))
 
 
