@@ -229,10 +229,6 @@ def kron(input, other):
 
 
 # --- diagonals -----------------------------------------------------------------------------
-def _diag_length(n1, n2, offset):
-    return max(min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2), 0)
-
-
 class Diagonal(Function):
     """The diagonal ``offset`` of dims (d1, d2), appended as the last dim (a view)."""
     uses_inputs = False
