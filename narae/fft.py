@@ -1,0 +1,3 @@
+"""``narae.fft``: discrete Fourier transforms (torch.fft's API)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Complex-number ops: real/imag views, polar form, conjugation (torch's complex API)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Differentiable FFT Functions behind ``narae.fft``."""
+
+__all__ = []
