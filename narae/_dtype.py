@@ -19,7 +19,9 @@ except ImportError:  # optional: only bfloat16 needs it
 
 __all__ = ["dtype", "float16", "float32", "float64", "bfloat16", "half", "float", "double",
            "int8", "int16", "int32", "int64", "uint8", "short", "int", "long", "bool",
-           "get_default_dtype", "set_default_dtype", "is_floating", "promote_types", "finfo"]
+           "complex64", "cfloat", "complex128", "cdouble",
+           "get_default_dtype", "set_default_dtype", "is_floating", "promote_types", "finfo",
+           "is_complex", "default_complex"]
 
 # NumPy dtype of bfloat16, or None without ml_dtypes.
 BF16 = np.dtype(_ml_dtypes.bfloat16) if _ml_dtypes is not None else None
@@ -69,18 +71,75 @@ else:
         return False
 
 
+# Complex dtypes: code that only matters once a complex tensor exists (the refusal of ops
+# torch does not define on complex numbers, see narae.ops.complex) registers here, so real
+# programs never pay for it. Called the first time a complex dtype is named or recognised.
+_complex_seen = False
+_complex_listeners = []
+
+
+def on_complex_use(callback):
+    """Call ``callback()`` once a complex dtype is first used (now, if it already was)."""
+    if _complex_seen:
+        callback()
+    else:
+        _complex_listeners.append(callback)
+
+
+def _note_complex():
+    global _complex_seen
+    if not _complex_seen:
+        _complex_seen = True
+        _BY_NUMPY.update(_COMPLEX_BY_NUMPY)  # (from_numpy_dtype's fast path from now on)
+        for callback in _complex_listeners:
+            callback()
+        _complex_listeners.clear()
+
+
+if BF16 is None:
+    def is_differentiable(np_dtype):
+        """Whether tensors of a NumPy/CuPy dtype can require gradients (float or complex)."""
+        return np_dtype.kind in "fc"
+else:
+    def is_differentiable(np_dtype):
+        """Whether tensors of a NumPy/CuPy dtype can require gradients (float or complex)."""
+        kind = np_dtype.kind
+        return kind == "f" or kind == "c" or is_floating(np_dtype)
+
+
+def is_complex(np_dtype):
+    """Whether a NumPy/CuPy dtype is complex (complex64/complex128)."""
+    return np_dtype.kind == "c"
+
+
 class dtype:
-    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize")
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "is_complex")
 
     def __init__(self, name, np_dtype):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.is_floating_point = self.np.kind == "f" or (BF16 is not None and self.np == BF16)
-        self.is_signed = self.is_floating_point or self.np.kind == "i"
+        self.is_complex = self.np.kind == "c"
+        self.is_signed = self.is_floating_point or self.is_complex or self.np.kind == "i"
         self.itemsize = self.np.itemsize
 
     def __repr__(self):
         return f"narae.{self.name}"
+
+    def to_real(self):
+        """The real counterpart of a complex dtype (complex64 -> float32); others unchanged."""
+        if self.is_complex:
+            return float64 if self.np == np.complex128 else float32
+        return self
+
+    def to_complex(self):
+        """The complex dtype with this float dtype's precision (float32 -> complex64)."""
+        if self.is_complex:
+            return self
+        if self.np.kind == "f" and self.np.itemsize >= 4:
+            return complex128 if self.np.itemsize == 8 else complex64
+        raise RuntimeError(f"Unknown Complex ScalarType for {self.name} (narae has "
+                           "complex64 and complex128 only)")
 
     def __reduce__(self):  # dtypes are singletons: copy/deepcopy return the same object
         return (to_dtype, (self.name,))  # (by name: bfloat16's NumPy dtype string is "<V2")
@@ -93,6 +152,7 @@ class _MissingDtype(dtype):
     def __init__(self, name, itemsize):  # pylint: disable=super-init-not-called
         self.name = name
         self.is_floating_point = True
+        self.is_complex = False
         self.is_signed = True
         self.itemsize = itemsize
 
@@ -111,17 +171,27 @@ int32 = int = dtype("int32", np.int32)
 int64 = long = dtype("int64", np.int64)
 uint8 = dtype("uint8", np.uint8)
 bool = dtype("bool", np.bool_)
+complex64 = cfloat = dtype("complex64", np.complex64)
+complex128 = cdouble = dtype("complex128", np.complex128)
 
+# (complex dtypes join this map when complex numbers are first used: see from_numpy_dtype)
 _BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool)}
+_COMPLEX_BY_NUMPY = {complex64.np: complex64, complex128.np: complex128}
 if BF16 is not None:
     _BY_NUMPY[BF16] = bfloat16
-_BY_NAME = {d.name: d for d in _BY_NUMPY.values()}
+_BY_NAME = {d.name: d for d in (*_BY_NUMPY.values(), complex64, complex128)}
 _BY_NAME["bfloat16"] = bfloat16
 _default_float = float32
 
 
 def get_default_dtype():
     return _default_float
+
+
+def default_complex():
+    """The dtype of Python complex data: complex128 when the default is float64, else
+    complex64 (torch's rule)."""
+    return complex128 if _default_float is float64 else complex64
 
 
 def set_default_dtype(d):
@@ -137,7 +207,10 @@ def from_numpy_dtype(np_dtype):
     try:
         d = _BY_NUMPY[np.dtype(np_dtype)]
     except KeyError:
-        raise TypeError(f"unsupported dtype {np_dtype!r}") from None
+        d = _COMPLEX_BY_NUMPY.get(np.dtype(np_dtype))
+        if d is None:
+            raise TypeError(f"unsupported dtype {np_dtype!r}") from None
+        _note_complex()
     if d is bfloat16 and not _bf16_seen:
         _note_bf16()
     return d
@@ -146,6 +219,8 @@ def from_numpy_dtype(np_dtype):
 def to_dtype(d):
     """Accept a narae dtype, a NumPy dtype/type, a Python type or a name; return a narae dtype."""
     if isinstance(d, dtype):
+        if not _complex_seen and d.is_complex:
+            _note_complex()
         if d is bfloat16:
             if type(d) is _MissingDtype:
                 raise RuntimeError(_NO_BF16)
@@ -158,6 +233,8 @@ def to_dtype(d):
         return int64
     if d is _builtins.bool:
         return bool
+    if d is _builtins.complex:
+        return to_dtype(default_complex())
     if isinstance(d, str) and d in _BY_NAME:
         return to_dtype(_BY_NAME[d])
     return from_numpy_dtype(d)
@@ -178,4 +255,4 @@ def finfo(np_dtype):
     """``np.finfo`` that also knows bfloat16 (NumPy's does not)."""
     if BF16 is not None and np.dtype(np_dtype) == BF16:
         return _ml_dtypes.finfo(BF16)
-    return np.finfo(np_dtype)
+    return np.finfo(np_dtype)  # (a complex dtype gives its real part's limits, as torch)

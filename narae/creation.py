@@ -36,6 +36,11 @@ def _infer_numpy(data, dtype=None):
     elif arr.dtype.kind in "iu" and arr.dtype not in (np.int8, np.int16, np.int32, np.uint8) \
             and not isinstance(data, np.ndarray):
         arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "c":
+        _dtype.from_numpy_dtype(arr.dtype)  # (complex64/128 only; notes complex is in use)
+        if arr.dtype == np.complex128 and not isinstance(data, (np.ndarray, np.complexfloating)) \
+                and dtype is None:  # Python complex data: the default complex dtype
+            arr = arr.astype(_dtype.default_complex().np)
     elif arr.dtype.kind not in "biuf" and not _dtype.is_floating(arr.dtype):
         raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor: expected numbers "
                         "or booleans")
@@ -164,7 +169,9 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = _dtype.bool if isinstance(fill_value, bool) else \
-            _dtype.int64 if isinstance(fill_value, int) else _dtype.get_default_dtype()
+            _dtype.int64 if isinstance(fill_value, int) else \
+            _dtype.default_complex() if isinstance(fill_value, complex) else \
+            _dtype.get_default_dtype()
     shape, dt = _size((size,)), _dtype.to_dtype(dtype).np
     return _filled(lambda xp: xp.full(shape, fill_value, dt), device, requires_grad)
 
@@ -184,7 +191,10 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
-    arr = np.linspace(start, end, int(steps), dtype=np.float64).astype(_np_dtype(dtype))
+    if dtype is None and any(isinstance(v, complex) for v in (start, end)):
+        dtype = _dtype.default_complex()
+    work = np.complex128 if _np_dtype(dtype).kind == "c" else np.float64
+    arr = np.linspace(start, end, int(steps), dtype=work).astype(_np_dtype(dtype))
     return _make(arr, None, device, requires_grad)
 
 
@@ -206,18 +216,26 @@ def _random(draw, size, dtype, device, requires_grad, generator):
     """Draw on the CPU generator then move: the same seed gives the same numbers on any device."""
     _capture.forbid("drawing random numbers (on the host)")
     rng = _rng(generator, device).rng
-    arr = draw(rng, size).astype(_np_dtype(dtype), copy=False)
+    np_dtype = _np_dtype(dtype)
+    if np_dtype.kind == "c":  # real and imaginary parts drawn independently, side by side
+        pair = draw(rng, size + (2,), 0.5)
+        arr = (pair[..., 0] + 1j * pair[..., 1]).astype(np_dtype)
+    else:
+        arr = draw(rng, size, 1.0).astype(np_dtype, copy=False)
     return _make(arr, None, device, requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    return _random(lambda r, s: r.random(s), _size(size), dtype, device, requires_grad,
+    """Uniform [0, 1) samples; complex: real and imaginary parts each uniform [0, 1)."""
+    return _random(lambda r, s, var: r.random(s), _size(size), dtype, device, requires_grad,
                    generator)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    return _random(lambda r, s: r.standard_normal(s), _size(size), dtype, device,
-                   requires_grad, generator)
+    """Standard normal samples; complex: real and imaginary parts each N(0, 1/2), so that
+    E|z|^2 = 1 as torch."""
+    return _random(lambda r, s, var: r.standard_normal(s) * var ** 0.5 if var != 1.0 else
+                   r.standard_normal(s), _size(size), dtype, device, requires_grad, generator)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
@@ -322,8 +340,14 @@ def _fill_array(self, new_values):
 
 
 def _cpu_draw(self, draw, generator):
+    """Values drawn on the host for this tensor; complex tensors get independent real and
+    imaginary parts (torch fills their real view)."""
     rng = _rng(generator, None).rng
-    arr = draw(rng, self.shape).astype(self._data.dtype, copy=False)
+    if self._data.dtype.kind == "c":
+        pair = draw(rng, tuple(self.shape) + (2,))
+        arr = (pair[..., 0] + 1j * pair[..., 1]).astype(self._data.dtype)
+    else:
+        arr = draw(rng, self.shape).astype(self._data.dtype, copy=False)
     return to_device(arr, self.device)
 
 
@@ -355,6 +379,10 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None):
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    """N(mean, std^2) samples; complex: real and imaginary parts each N(mean, std^2 / 2), as
+    torch (which fills the real view)."""
+    if self._data.dtype.kind == "c":
+        std = std * 0.5 ** 0.5
     return _fill_array(self, _cpu_draw(self, lambda r, s: r.normal(mean, std, s), generator))
 
 

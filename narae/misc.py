@@ -7,14 +7,15 @@ import numpy as np
 
 from . import _dtype
 from .creation import _make, tensor, set_default_device, get_default_device
-from .ops._operands import result_dtype, _CATEGORY, _scalar_dtype
+from .ops._operands import result_dtype, _CATEGORY, _scalar_dtype, _complex_of
 from .tensor import Tensor, PRINT_OPTIONS
+from ._dtype import complex64, cfloat, complex128, cdouble  # noqa: F401 (narae.complex64...)
 
 __all__ = ["finfo", "iinfo", "result_type", "promote_types", "can_cast", "set_printoptions",
            "get_num_threads", "set_num_threads", "set_default_device", "get_default_device",
            "hann_window", "hamming_window", "blackman_window", "bartlett_window",
            "kaiser_window", "detach", "dist", "is_same_size", "is_signed", "is_conj", "is_neg",
-           "is_inference", "conj", "resolve_conj", "resolve_neg", "real", "asarray",
+           "is_inference", "asarray", "complex64", "cfloat", "complex128", "cdouble",
            "frombuffer", "from_dlpack", "empty_strided", "fill", "zero_", "resize_as_"]
 
 
@@ -24,6 +25,7 @@ class finfo:
 
     def __init__(self, type=None):
         d = _dtype.to_dtype(type) if type is not None else _dtype.get_default_dtype()
+        d = d.to_real()  # complex: the limits of its real and imaginary parts, as torch
         if not d.is_floating_point:
             raise TypeError(f"torch.finfo() requires a floating point input type. Use "
                             f"torch.iinfo to handle '{d}'")
@@ -69,6 +71,9 @@ def promote_types(type1, type2):
     a, b = _dtype.to_dtype(type1).np, _dtype.to_dtype(type2).np
     ca, cb = _CATEGORY.get(a.kind, 2), _CATEGORY.get(b.kind, 2)
     if ca != cb:
+        if {ca, cb} == {2, 3}:  # complex meets float: the wider precision (f64+c64 -> c128)
+            c, f = (a, b) if ca == 3 else (b, a)
+            return _dtype.from_numpy_dtype(np.promote_types(c, _complex_of(f)))
         return _dtype.from_numpy_dtype(a if ca > cb else b)
     return _dtype.from_numpy_dtype(_dtype.promote_types(a, b))
 
@@ -206,13 +211,6 @@ def is_neg(input):
 
 def is_inference(input):
     return False
-
-
-def conj(input):
-    return input
-
-
-resolve_conj = resolve_neg = real = conj
 
 
 def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):

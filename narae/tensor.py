@@ -37,6 +37,9 @@ class Tensor:
                 is_python_data = not isinstance(data, np.generic)
                 data = np.asarray(data)
                 if is_python_data and type(self) is Tensor and data.dtype != np.float32:
+                    if data.dtype.kind == "c":  # (torch.Tensor([...]) is a real float tensor)
+                        raise TypeError("Tensor(): must be real number, not complex (use "
+                                        "narae.tensor for complex data)")
                     data = data.astype(np.float32)  # torch.Tensor([...]) is a float tensor
         self._data = data
         self.grad = None
@@ -173,16 +176,18 @@ class Tensor:
             else a
         opts = PRINT_OPTIONS
         sci = opts["sci_mode"]
+        formatter = None if not sci else {"float_kind": lambda v: f"{v:.{opts['precision']}e}"}
+        if a.dtype.kind == "c":
+            formatter = {"complex_kind": _complex_formatter(a, opts["precision"], sci)}
         body = np.array2string(
             shown, separator=", ", precision=opts["precision"], prefix="tensor(",
             threshold=opts["threshold"] if opts["threshold"] != float("inf") else sys.maxsize,
             edgeitems=opts["edgeitems"], max_line_width=opts["linewidth"],
-            suppress_small=sci is False,
-            formatter=None if not sci else {"float_kind": lambda v: f"{v:.{opts['precision']}e}"})
+            suppress_small=sci is False, formatter=formatter)
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
-        if a.dtype not in (np.float32, np.int64, np.bool_) or a.size == 0:
+        if a.dtype not in (np.float32, np.int64, np.bool_, np.complex64) or a.size == 0:
             extras.append(f"dtype={self.dtype}")
         if self._creator is not None:
             extras.append(f"grad_fn={self._creator!r}")
@@ -197,6 +202,9 @@ class Tensor:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn")
         if gradient is None:
+            if self._data.dtype.kind == "c":
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs "
+                                   f"(got a {self.dtype} tensor); pass `gradient=` to backward()")
             if self._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(got a tensor of shape {tuple(self.shape)}); pass "
@@ -240,8 +248,9 @@ class Tensor:
     def requires_grad_(self, requires_grad=True):
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf variables.")
-        if requires_grad and not _dtype.is_floating(self._data.dtype):
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if requires_grad and not _dtype.is_differentiable(self._data.dtype):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               f"gradients (got {self.dtype})")
         self.requires_grad = requires_grad
         return self
 
@@ -439,6 +448,35 @@ class Tensor:
         t = Tensor(self._data, self.requires_grad)
         t._creator, t._out_idx, t._gen = self._creator, self._out_idx, self._gen
         return t
+
+
+def _part_format(values, precision, sci):
+    """torch's choice for one part (real or imaginary) of complex numbers: whole numbers as
+    ``3.``, else fixed ``{:.4f}``, or scientific when magnitudes span more than 1000x or
+    leave [1e-4, 1e8] (``sci`` True/False forces the choice)."""
+    finite = values[np.isfinite(values)]
+    nonzero = np.abs(finite[finite != 0])
+    if sci is None:
+        sci = nonzero.size > 0 and (nonzero.max() / nonzero.min() > 1000.0 or
+                                    nonzero.max() > 1e8 or nonzero.min() < 1e-4)
+    if sci:
+        return lambda v: f"{v:.{precision}e}"
+    if finite.size == 0 or (finite == np.round(finite)).all():
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else f"{v}"
+    return lambda v: f"{v:.{precision}f}"
+
+
+def _complex_formatter(a, precision, sci):
+    """Format ``re+imj`` with a torch-like formatter for each part (widths aligned)."""
+    re_fmt = _part_format(a.real.ravel(), precision, sci)
+    im_fmt = _part_format(a.imag.ravel(), precision, sci)
+    flat = a.ravel()
+    width = max((len(re_fmt(v)) for v in flat.real[:1000]), default=0)
+
+    def fmt(z):
+        im = im_fmt(z.imag)
+        return re_fmt(z.real).rjust(width) + ("" if im[0] in "+-" else "+") + im + "j"
+    return fmt
 
 
 def _resize_sizes(op, sizes):

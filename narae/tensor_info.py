@@ -56,7 +56,8 @@ def _type(self, dtype=None, non_blocking=False):
     names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
              "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
              "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
-             "bool": "BoolTensor"}
+             "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
+             "complex128": "ComplexDoubleTensor"}
     if dtype is None:
         prefix = "narae.cuda." if self.is_cuda else "narae."
         return prefix + names[self.dtype.name]
@@ -109,7 +110,8 @@ def is_floating_point(input):
 
 
 def is_complex(input):
-    return False
+    """Whether ``input`` holds complex numbers (complex64 or complex128)."""
+    return input._data.dtype.kind == "c"
 
 
 def is_nonzero(input):
@@ -137,22 +139,17 @@ def _same(self):
     return self
 
 
-def _imag(self):
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-
-
 register_methods(
     stride=_stride, data_ptr=_data_ptr, const_data_ptr=_data_ptr,
     storage_offset=_storage_offset, type=_type, apply_=_apply_, map_=_map_,
     is_nonzero=_is_nonzero,
-    is_signed=lambda self: self._data.dtype.kind in "fi" or self.dtype.name == "bfloat16",
-    is_complex=_false, is_conj=_false, is_neg=_false, is_inference=_false,
+    is_signed=lambda self: self._data.dtype.kind in "fic" or self.dtype.name == "bfloat16",
+    is_complex=is_complex, is_conj=_false, is_neg=_false, is_inference=_false,
     is_pinned=_false, is_shared=_false,
     is_same_size=lambda self, other: tuple(self.shape) == tuple(other.shape),
     get_device=lambda self: self.device.index if self.is_cuda and
     self.device.index is not None else (0 if self.is_cuda else -1),
-    conj=_same, resolve_conj=_same, resolve_neg=_same, conj_physical=_same,
-    pin_memory=_same, share_memory_=_same, to_dense=_same, imag=property(_imag),
+    pin_memory=_same, share_memory_=_same, to_dense=_same,
     char=lambda self: self.to(_dtype.int8),
     dim_order=lambda self: tuple(sorted(range(self.ndim), key=lambda d: -abs(
         self._data.strides[d]))),
@@ -161,7 +158,6 @@ Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
 Tensor.nbytes = property(lambda self: self._data.nbytes)
 Tensor.itemsize = property(lambda self: self._data.itemsize)
 Tensor.layout = property(lambda self: strided)
-Tensor.real = property(_same)
 for _name in ("is_quantized", "is_sparse", "is_sparse_csr", "is_meta", "is_nested",
               "is_mkldnn"):  # properties in torch, unlike is_conj() and friends
     setattr(Tensor, _name, property(_false))

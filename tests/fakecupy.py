@@ -670,9 +670,20 @@ class FakeArray:
     def real(self):
         return FakeArray._of(self._a.real)
 
+    @real.setter
+    def real(self, value):  # (CuPy writes the real part in place, device data only)
+        self.real[...] = value
+
     @property
     def imag(self):
         return FakeArray._of(self._a.imag)
+
+    @imag.setter
+    def imag(self, value):
+        if self._a.dtype.kind != "c":
+            raise TypeError("cupy.ndarray: the imaginary part of a real array is read-only "
+                            "[fakecupy]")
+        self.imag[...] = value
 
     @property
     def base(self):

@@ -4,7 +4,9 @@
 
 ``m`` is ``narae`` or ``torch``: one expression serves both libraries. Float arrays become
 differentiable tensors; integer/bool arrays become constant tensors; anything else is
-passed through unchanged.
+passed through unchanged. Complex arrays (``crandn``) are differentiable too: complex64 in
+the float32 parity run, complex128 in the gradcheck; a complex output enters the checked
+loss as <Re out, r> + <Im out, s>, so gradients follow torch's complex convention.
 """
 import numpy as np
 import torch
@@ -23,6 +25,34 @@ def rand(*shape, low=0.0, high=1.0):
     return RNG.uniform(low, high, shape)
 
 
+def crandn(*shape):
+    """Complex normal samples (real and imaginary parts standard normal), complex128."""
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
+_COMPLEX_OF = {np.float32: np.complex64, np.float64: np.complex128}
+
+
+def _is_diff(a):
+    return a.dtype.kind in "fc"
+
+
+def _weights_like(t):
+    """A random weight for one output: real, or a (re, im) pair of arrays for complex."""
+    shape = tuple(t.shape)
+    if t.dtype.is_complex:
+        return (RNG.standard_normal(shape).astype(np.float32),
+                RNG.standard_normal(shape).astype(np.float32))
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def _weighted_sum(m, o, u):
+    """sum(o * u), or sum(Re(o) u_re + Im(o) u_im) for a complex output."""
+    if isinstance(u, tuple):
+        return (o.real * m.from_numpy(u[0])).sum() + (o.imag * m.from_numpy(u[1])).sum()
+    return (o * m.from_numpy(u)).sum()
+
+
 def _as_tuple(out):
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
@@ -36,8 +66,9 @@ def _make_inputs(args, lib, dtype, diff, noncontig):
     out = []
     for i, a in enumerate(args):
         if isinstance(a, np.ndarray):
-            is_float = a.dtype.kind == "f"
-            arr = a.astype(dtype) if is_float else a
+            is_float = _is_diff(a)
+            arr = a.astype(dtype if a.dtype.kind == "f" else _COMPLEX_OF[dtype]) if is_float \
+                else a
             if noncontig and is_float:
                 arr = _noncontiguous(arr)
             needs_grad = is_float and (diff is None or i in diff)
@@ -56,7 +87,7 @@ def _make_inputs(args, lib, dtype, diff, noncontig):
 
 def _to_np(t):
     if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
+        return t.detach().resolve_conj().resolve_neg().numpy()
     return np.asarray(t.detach()._data if isinstance(t, nr.Tensor) else t)
 
 
@@ -90,9 +121,9 @@ def check_parity(fn, *args, diff=None, atol=1e-5, rtol=1e-4, noncontig=False, gr
             if isinstance(t, torch.Tensor) and t.requires_grad]
     if not diff_pairs or not outs:
         return
-    ups = [RNG.standard_normal(t.shape).astype(np.float32) for _, t in outs]
-    ours_loss = sum((o * nr.from_numpy(u)).sum() for (o, _), u in zip(outs, ups))
-    torch_loss = sum((t * torch.from_numpy(u)).sum() for (_, t), u in zip(outs, ups))
+    ups = [_weights_like(o) for o, _ in outs]
+    ours_loss = sum(_weighted_sum(nr, o, u) for (o, _), u in zip(outs, ups))
+    torch_loss = sum(_weighted_sum(torch, t, u) for (_, t), u in zip(outs, ups))
     ours_g = nr.autograd.grad(ours_loss, [o for o, _ in diff_pairs], allow_unused=True,
                               create_graph=double)
     torch_g = torch.autograd.grad(torch_loss, [t for _, t in diff_pairs], allow_unused=True,
@@ -104,10 +135,10 @@ def check_parity(fn, *args, diff=None, atol=1e-5, rtol=1e-4, noncontig=False, gr
         assert og is not None, f"grad of input {k} missing"
         assert_close(og, tg, atol, rtol, f"gradient of input {k}")
     if double:
-        vs = [RNG.standard_normal(t.shape).astype(np.float32) for t in torch_g if t is not None]
-        og2 = sum((g * nr.from_numpy(v)).sum() for g, v in
+        vs = [_weights_like(g) for g, t in zip(ours_g, torch_g) if t is not None]
+        og2 = sum(_weighted_sum(nr, g, v) for g, v in
                   zip([g for g, t in zip(ours_g, torch_g) if t is not None], vs))
-        tg2 = sum((g * torch.from_numpy(v)).sum() for g, v in
+        tg2 = sum(_weighted_sum(torch, g, v) for g, v in
                   zip([t for t in torch_g if t is not None], vs))
         if not og2.requires_grad:  # ours is constant in the inputs: torch's must vanish too
             if tg2.requires_grad:
@@ -141,8 +172,7 @@ def check_gradcheck(fn, *args, diff=None, noncontig=False, double=False, **kwarg
 def check(fn, *args, diff=None, atol=1e-5, rtol=1e-4, double=False, grad=True,
           gradcheck=True, **gc_kwargs):
     """Parity with torch (contiguous and non-contiguous inputs) plus a float64 gradcheck."""
-    has_matrix = any(isinstance(a, np.ndarray) and a.ndim >= 2 and a.dtype.kind == "f"
-                     for a in args)
+    has_matrix = any(isinstance(a, np.ndarray) and a.ndim >= 2 and _is_diff(a) for a in args)
     for noncontig in ((False, True) if has_matrix else (False,)):
         check_parity(fn, *args, diff=diff, atol=atol, rtol=rtol, noncontig=noncontig, grad=grad,
                      double=double and not noncontig)

@@ -19,11 +19,18 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 
 
 def _fit_to_input(g, x):
-    """Undo broadcasting and dtype promotion: the one place where a gradient is fitted to x."""
+    """Undo broadcasting and dtype promotion: the one place where a gradient is fitted to x.
+
+    A real input that met a complex gradient keeps its real part (torch's rule: for a real
+    x, dL/dx is the real part of the conjugate Wirtinger gradient flowing back to it).
+    """
     if g.shape != x.shape:
         g = _sum_to(g, x.shape)
     if g._data.dtype != x._data.dtype:
-        g = g.to(x.dtype)
+        if g._data.dtype.kind == "c" and x._data.dtype.kind != "c":
+            g = _real_part(g)
+        if g._data.dtype != x._data.dtype:
+            g = g.to(x.dtype)
     return g
 
 
@@ -303,6 +310,7 @@ def _zeros(shape, dtype, fn):
 
 _Tensor = None
 _sum_to = None
+_real_part = None  # set by narae.ops.complex (a differentiable ``real``)
 
 # -- instrumentation: modes that watch every op (anomaly detection, the profiler) -------------
 # Each mode installs a layer while it is on and removes it after. Layers compose, so several

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import grad_mode
 from .. import _dtype as _dtype_mod
-from .._dtype import is_floating as _is_floating
+from .._dtype import is_differentiable as _is_differentiable
 from ..backend.arrays import raise_if_mixed_devices
 
 __all__ = ["Function", "ShapeError", "FunctionCtx", "once_differentiable"]
@@ -183,8 +183,8 @@ class Function:
             else:
                 return _Tensor(ys)
             self._link(inputs)
-            dt = ys.dtype  # (kind "f" first: bfloat16's kind is "V", and it is the rare case)
-            t = _Tensor(ys, dt.kind == "f" or _is_floating(dt))
+            dt = ys.dtype  # (kind "f" first: bfloat16's kind is "V"; complex joins the graph too)
+            t = _Tensor(ys, dt.kind == "f" or _is_differentiable(dt))
             t._creator = self
             t._gen = self.generation + 1
             self._out_meta = ((ys.shape, ys.dtype),)
@@ -213,7 +213,7 @@ class Function:
         self._link(inputs)
         outs = []
         for i, y in enumerate(ys):
-            t = _Tensor(y, _is_floating(y.dtype))
+            t = _Tensor(y, _is_differentiable(y.dtype))
             t._creator = self
             t._out_idx = i
             t._gen = self.generation + 1

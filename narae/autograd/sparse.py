@@ -24,7 +24,12 @@ class SparseGrad:
                 self.xp.add.at(buffer, self.index, self.values)
             else:
                 import cupyx
-                cupyx.scatter_add(buffer, self.index, self.values)
+                if buffer.dtype.kind == "c":  # no complex atomicAdd in CUDA: the parts one by one
+                    values = self.xp.asarray(self.values, dtype=buffer.dtype)
+                    cupyx.scatter_add(buffer.real, self.index, values.real)
+                    cupyx.scatter_add(buffer.imag, self.index, values.imag)
+                else:
+                    cupyx.scatter_add(buffer, self.index, self.values)
         else:
             buffer[self.index] += self.values
 

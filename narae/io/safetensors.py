@@ -36,7 +36,12 @@ DTYPES = {
     "I16": np.dtype("<i2"), "U16": np.dtype("<u2"), "F16": np.dtype("<f2"),
     "I32": np.dtype("<i4"), "U32": np.dtype("<u4"), "F32": np.dtype("<f4"),
     "I64": np.dtype("<i8"), "U64": np.dtype("<u8"), "F64": np.dtype("<f8"),
+    "C64": np.dtype("<c8"),  # (complex64: real, imaginary float32 pairs; safetensors >= 0.6)
 }
+# safetensors has no complex128, and ``save_file`` refuses it as the reference package does.
+# ``narae.save`` (io/state.py) stores such a tensor as F64 of shape (*shape, 2) holding
+# (real, imaginary) pairs, its name listed (JSON) under this metadata key; reading undoes it.
+COMPLEX128_KEY = "narae.complex128"
 if BF16 is not None:
     DTYPES["BF16"] = BF16  # (stored as little-endian uint16 bit patterns, as on x86/ARM)
 _ITEMSIZE = {name: dt.itemsize for name, dt in DTYPES.items()}
@@ -53,7 +58,7 @@ def _where(path):
 
 
 # -- writing ------------------------------------------------------------------------------
-def _as_numpy(value, name):
+def _as_numpy(value, name, complex128_pairs=False):
     from ..tensor import Tensor
     if isinstance(value, Tensor):
         value = np.asarray(value)  # __array__ copies GPU data to the host
@@ -63,6 +68,9 @@ def _as_numpy(value, name):
         raise TypeError(f"save_file: tensor {name!r} must be a narae Tensor or a NumPy array, "
                         f"got {type(value).__name__}")
     native = value.dtype.newbyteorder("=")
+    if native == np.complex128 and complex128_pairs:  # (real, imag) pairs: COMPLEX128_KEY
+        pairs = np.stack((value.real, value.imag), axis=-1).astype("<f8")
+        return pairs, "C128"
     if native not in _BY_NUMPY:
         raise TypeError(f"save_file: tensor {name!r} has dtype {value.dtype}, which "
                         f"safetensors cannot store (known: {sorted(DTYPES)})")
@@ -82,28 +90,35 @@ def _check_metadata(metadata):
     return dict(metadata)
 
 
-def _layout(tensors, metadata):
+def _layout(tensors, metadata, complex128_pairs=False):
     """(header bytes padded to alignment, [arrays in file order])."""
     if not isinstance(tensors, dict):
         raise TypeError(f"save_file: expected a dict of name -> tensor, got "
                         f"{type(tensors).__name__}")
     arrays = {}
+    complex128 = []
     for name, value in tensors.items():
         if not isinstance(name, str):
             raise TypeError(f"save_file: tensor names must be str, got {name!r}")
         if name == "__metadata__":
             raise ValueError("save_file: '__metadata__' is reserved and cannot name a tensor")
-        arrays[name] = _as_numpy(value, name)
+        arrays[name] = _as_numpy(value, name, complex128_pairs)
+        if arrays[name][1] == "C128":
+            complex128.append(name)
     # Largest items first keeps every tensor aligned to its item size (the reference order).
     order = sorted(arrays, key=lambda n: (-arrays[n][0].dtype.itemsize, n))
     header = {}
     metadata = _check_metadata(metadata)
+    if complex128:
+        metadata = dict(metadata or {})
+        metadata[COMPLEX128_KEY] = json.dumps(complex128)
     if metadata:
         header["__metadata__"] = metadata
     offset = 0
     for name in order:
         arr, dtype_name = arrays[name]
-        header[name] = {"dtype": dtype_name, "shape": list(arr.shape),
+        header[name] = {"dtype": "F64" if dtype_name == "C128" else dtype_name,
+                        "shape": list(arr.shape),
                         "data_offsets": [offset, offset + arr.nbytes]}
         offset += arr.nbytes
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -119,17 +134,21 @@ def _write(f, header, arrays):
             f.write(arr.reshape(-1).view(np.uint8))
 
 
-def save_file(tensors, path, metadata=None):
-    """Write ``{name: Tensor or ndarray}`` to ``path`` atomically (old file kept on failure)."""
-    header, arrays = _layout(tensors, metadata)
+def save_file(tensors, path, metadata=None, *, complex128_pairs=False):
+    """Write ``{name: Tensor or ndarray}`` to ``path`` atomically (old file kept on failure).
+
+    complex128 has no safetensors dtype: with ``complex128_pairs`` such tensors are written
+    as float64 (real, imag) pairs noted in the metadata (``load_file`` restores them),
+    otherwise they are refused like the reference implementation does."""
+    header, arrays = _layout(tensors, metadata, complex128_pairs)
     with atomic_write(path, "wb") as f:
         _write(f, header, arrays)
 
 
-def save(tensors, metadata=None):
+def save(tensors, metadata=None, *, complex128_pairs=False):
     """The bytes of a safetensors file holding ``tensors`` (like ``safetensors.numpy.save``)."""
     import io
-    header, arrays = _layout(tensors, metadata)
+    header, arrays = _layout(tensors, metadata, complex128_pairs)
     buf = io.BytesIO()
     _write(buf, header, arrays)
     return buf.getvalue()
@@ -262,7 +281,27 @@ def read_file(path):
     where = _where(path)
     raw, data = _read_raw(path)
     metadata, entries = _parse_header(raw, len(data), where)
-    return metadata or {}, _arrays(data, entries, where)
+    return _restore_complex128(metadata or {}, _arrays(data, entries, where), where)
+
+
+def _restore_complex128(metadata, arrays, where):
+    """Turn the (real, imag) float64 pairs saved for complex128 tensors back into complex,
+    and drop the note from the metadata."""
+    names = metadata.get(COMPLEX128_KEY)
+    if names is None:
+        return metadata, arrays
+    metadata = {k: v for k, v in metadata.items() if k != COMPLEX128_KEY}
+    try:
+        names = json.loads(names)
+    except ValueError:
+        raise ValueError(f"{where}: metadata {COMPLEX128_KEY!r} is not a JSON list") from None
+    for name in names:
+        arr = arrays.get(name)
+        if arr is None or arr.dtype != np.float64 or arr.ndim == 0 or arr.shape[-1] != 2:
+            raise ValueError(f"{where}: tensor {name!r} is listed as complex128 but is not a "
+                             "float64 array of (real, imag) pairs")
+        arrays[name] = arr[..., 0] + 1j * arr[..., 1]
+    return metadata, arrays
 
 
 def load_file_arrays(path):
@@ -290,7 +329,7 @@ def _to_tensors(arrays, device, where):
 
 def load_file(path, device="cpu"):
     """``{name: Tensor}`` from a safetensors file, validated; tensors placed on ``device``."""
-    return _to_tensors(load_file_arrays(path), device, _where(path))
+    return _to_tensors(read_file(path)[1], device, _where(path))
 
 
 def load_file_with_metadata(path, device="cpu"):
@@ -308,8 +347,10 @@ def load(data, device="cpu"):
     if n < 2 or n > MAX_HEADER or 8 + n > len(data):
         raise ValueError(f"safetensors data: header length {n} does not fit {len(data)} bytes")
     body = bytearray(data[8 + n:])
-    _, entries = _parse_header(data[8:8 + n], len(body), "safetensors data")
-    return _to_tensors(_arrays(body, entries, "safetensors data"), device, "safetensors data")
+    metadata, entries = _parse_header(data[8:8 + n], len(body), "safetensors data")
+    _, arrays = _restore_complex128(metadata or {}, _arrays(body, entries, "safetensors data"),
+                                    "safetensors data")
+    return _to_tensors(arrays, device, "safetensors data")
 
 
 def read_header(path):

@@ -109,7 +109,7 @@ def save(obj, path, metadata=None):
     meta = dict(metadata or {})
     meta["format"] = FORMAT
     meta[STRUCTURE_KEY] = json.dumps(structure, separators=(",", ":"))
-    st.save_file(enc.tensors, path, metadata=meta)
+    st.save_file(enc.tensors, path, metadata=meta, complex128_pairs=True)
 
 
 def load(path, device="cpu"):

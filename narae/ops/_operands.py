@@ -13,7 +13,7 @@ from ..backend.constants import scalar
 
 __all__ = ["as_tensor_like", "binary_operands", "normalize_dim", "normalize_dims", "float_operand"]
 
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # other kinds (bfloat16's "V") count as float
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # other kinds (bfloat16's "V") are float
 
 
 def _scalar_dtype(value):
@@ -21,7 +21,15 @@ def _scalar_dtype(value):
         return np.bool_
     if isinstance(value, (int, np.integer)):
         return np.int64
+    if isinstance(value, (complex, np.complexfloating)):
+        return _dtype.to_dtype(_dtype.default_complex()).np
     return _dtype.get_default_dtype().np
+
+
+def _complex_of(d):
+    """The complex dtype with the precision of NumPy dtype ``d`` (complex64 below float64)."""
+    return np.dtype(np.complex128) if d == np.float64 or d == np.complex128 else \
+        np.dtype(np.complex64)
 
 
 def float_operand(x):
@@ -37,7 +45,7 @@ def as_tensor_like(value, like):
     if isinstance(value, Tensor):
         return value
     xp = get_array_module(like._data)
-    if isinstance(value, (int, float, bool, np.number, np.bool_)):
+    if isinstance(value, (int, float, bool, complex, np.number, np.bool_)):
         return Tensor(scalar(xp, value, _scalar_dtype(value)))
     arr = xp.asarray(value)
     if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
@@ -57,7 +65,20 @@ def result_dtype(a, b):
         if b.ndim and not a.ndim:
             return db
         return _dtype.promote_types(da, db)  # (bfloat16 + float16 -> float32, as torch)
+    if ca == 3 and cb == 2 or cb == 3 and ca == 2:
+        return _complex_float(a, b) if ca == 3 else _complex_float(b, a)
     return da if ca > cb else db
+
+
+def _complex_float(c, f):
+    """torch's result for a complex array ``c`` meeting a float array ``f``: a 0-d complex
+    takes the precision of a dimensioned float (float64 * 0-d complex64 -> complex128),
+    a dimensioned complex ignores a 0-d float, and alike ones meet in the wider type."""
+    if c.ndim and not f.ndim:
+        return c.dtype
+    if f.ndim and not c.ndim:
+        return _complex_of(f.dtype)
+    return np.promote_types(c.dtype, _complex_of(f.dtype))
 
 
 def binary_operands(a, b):
@@ -67,12 +88,18 @@ def binary_operands(a, b):
                 and _dtype.is_floating(b._data.dtype):
             xp = get_array_module(b._data)
             return Tensor(scalar(xp, a, b._data.dtype)), b
+        if isinstance(b, Tensor) and isinstance(a, (float, int, complex)) and \
+                type(a) is not bool and b._data.dtype.kind == "c":
+            return Tensor(scalar(get_array_module(b._data), a, b._data.dtype)), b
         a = as_tensor_like(a, b)
     if not isinstance(b, Tensor):
         if isinstance(b, (float, int)) and type(b) is not bool and \
                 _dtype.is_floating(a._data.dtype):
             xp = get_array_module(a._data)
             return a, Tensor(scalar(xp, b, a._data.dtype))
+        if isinstance(b, (float, int, complex)) and type(b) is not bool and \
+                a._data.dtype.kind == "c":  # complex tensor and a number: the tensor's dtype
+            return a, Tensor(scalar(get_array_module(a._data), b, a._data.dtype))
         b = as_tensor_like(b, a)
     if a._data.dtype != b._data.dtype:
         dt = result_dtype(a._data, b._data)

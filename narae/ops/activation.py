@@ -18,7 +18,7 @@ from ..backend import get_array_module
 from ..backend.kernels import activation_ops as _fused
 from ..backend.kernels import softmax_ce_ops as _rows
 from ..tensor import Tensor, register_methods
-from .arith import _erf_array, clamp, exp, where
+from .arith import _cj, _erf_array, clamp, exp, where
 from .reduce import amax
 from .shape import reshape
 
@@ -60,6 +60,8 @@ class ReLUGrad(Function):
 def _sigmoid_array(xp, x):
     """sigmoid from e = exp(-|x|) <= 1: no overflow, and full relative precision in the left
     tail, where 0.5 * (1 + tanh(x / 2)) rounds to 0 (sigmoid(-30) in float32)."""
+    if x.dtype.kind == "c":  # no left-tail trick for complex z (|z| has no sign)
+        return 1 / (1 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))
     d = e + 1
     return xp.where(x >= 0, 1 / d, e / d).astype(x.dtype, copy=False)
@@ -75,7 +77,7 @@ class Sigmoid(Function):
         return _sigmoid_array(get_array_module(x), x)
 
     def backward(self, gy):
-        return SigmoidGrad()(self.output(), gy)
+        return SigmoidGrad()(_cj(self.output()), gy)
 
 
 class SigmoidGrad(Function):
@@ -88,7 +90,7 @@ class SigmoidGrad(Function):
 
     def backward(self, g):
         y, gy = self.inputs
-        return g * gy * (1.0 - 2.0 * y), g * y * (1.0 - y)
+        return g * _cj(gy * (1.0 - 2.0 * y)), g * _cj(y * (1.0 - y))
 
 
 class Tanh(Function):
@@ -101,7 +103,7 @@ class Tanh(Function):
         return get_array_module(x).tanh(x)
 
     def backward(self, gy):
-        return TanhGrad()(self.output(), gy)
+        return TanhGrad()(_cj(self.output()), gy)
 
 
 class TanhGrad(Function):
@@ -114,7 +116,7 @@ class TanhGrad(Function):
 
     def backward(self, g):
         y, gy = self.inputs
-        return g * gy * y * -2.0, g * (1.0 - y * y)
+        return g * _cj(gy * y * -2.0), g * _cj(1.0 - y * y)
 
 
 class Softmax(Function):

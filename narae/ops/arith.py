@@ -2,7 +2,7 @@
 
 Every backward is written with these same ops, so it can itself be differentiated.
 """
-from .._dtype import is_floating
+from .._dtype import is_floating, is_differentiable
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import get_array_module
@@ -39,13 +39,31 @@ class Sub(Function):
         return gy, (-gy if self.inputs[1].requires_grad else None)
 
 
+class Conj(Function):
+    """Complex conjugate (re - i im); its own adjoint: the gradient is conj(gy)."""
+    uses_inputs = False
+
+    def forward(self, x):
+        return get_array_module(x).conj(x)
+
+    def backward(self, gy):
+        return Conj()(gy)
+
+
+def _cj(t):
+    """conj(t) for a complex tensor, t itself for a real one. A holomorphic op's backward
+    multiplies by conj(f'(z)) (torch's convention); for real dtypes that is f'(x)."""
+    return t if t._data.dtype.kind != "c" else Conj()(t)
+
+
 class Mul(Function):
     def forward(self, a, b):
         return a * b
 
     def backward(self, gy):
         a, b = self.inputs
-        return (gy * b if a.requires_grad else None), (gy * a if b.requires_grad else None)
+        return (gy * _cj(b) if a.requires_grad else None), \
+            (gy * _cj(a) if b.requires_grad else None)
 
 
 class Div(Function):
@@ -54,8 +72,8 @@ class Div(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = gy / b if a.requires_grad else None
-        gb = -gy * a / (b * b) if b.requires_grad else None
+        ga = gy / _cj(b) if a.requires_grad else None
+        gb = -gy * _cj(a / (b * b)) if b.requires_grad else None
         return ga, gb
 
 
@@ -68,13 +86,13 @@ class Pow(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = gy * b * a ** (b - 1) if a.requires_grad else None
+        ga = gy * _cj(b * a ** (b - 1)) if a.requires_grad else None
         gb = None
         if b.requires_grad:
             xp = get_array_module(a._data)
             # 0 ** b has zero derivative in b (log(0) would give nan): mask it like torch
             safe_log = where(a == 0, Tensor(xp.zeros((), a._data.dtype)), log(a))
-            gb = gy * self.output() * safe_log
+            gb = gy * _cj(self.output() * safe_log)
         return ga, gb
 
 
@@ -92,10 +110,10 @@ class PowScalar(Function):
         c = self.exponent
         x = self.inputs[0]
         if c == 2:
-            return gy * (x * 2.0)
+            return gy * _cj(x * 2.0)
         if c == 1:
             return gy
-        return gy * (x ** (c - 1) * c)
+        return gy * _cj(x ** (c - 1) * c)
 
 
 class RPowScalar(Function):
@@ -111,7 +129,7 @@ class RPowScalar(Function):
 
     def backward(self, gy):
         import math
-        return gy * self.output() * math.log(self.base)
+        return gy * _cj(self.output()) * math.log(self.base)
 
 
 class Maximum(Function):
@@ -213,7 +231,7 @@ def _is_number(v):
 
 
 def _float_tensor(t):
-    return isinstance(t, Tensor) and is_floating(t._data.dtype)
+    return isinstance(t, Tensor) and is_differentiable(t._data.dtype)  # (complex too)
 
 
 # --- unary -------------------------------------------------------------------------------
@@ -235,7 +253,7 @@ class Exp(Function):
         return get_array_module(x).exp(x)
 
     def backward(self, gy):
-        return gy * self.output()
+        return gy * _cj(self.output())
 
 
 class Expm1(Function):
@@ -246,7 +264,7 @@ class Expm1(Function):
         return get_array_module(x).expm1(x)
 
     def backward(self, gy):
-        return gy * (self.output() + 1.0)
+        return gy * _cj(self.output() + 1.0)
 
 
 class Log(Function):
@@ -254,7 +272,7 @@ class Log(Function):
         return get_array_module(x).log(x)
 
     def backward(self, gy):
-        return gy / self.inputs[0]
+        return gy / _cj(self.inputs[0])
 
 
 class Log1p(Function):
@@ -262,7 +280,7 @@ class Log1p(Function):
         return get_array_module(x).log1p(x)
 
     def backward(self, gy):
-        return gy / (self.inputs[0] + 1.0)
+        return gy / _cj(self.inputs[0] + 1.0)
 
 
 class Sqrt(Function):
@@ -273,7 +291,7 @@ class Sqrt(Function):
         return get_array_module(x).sqrt(x)
 
     def backward(self, gy):
-        return gy / (self.output() * 2.0)
+        return gy / _cj(self.output() * 2.0)
 
 
 class Rsqrt(Function):
@@ -286,7 +304,7 @@ class Rsqrt(Function):
 
     def backward(self, gy):
         y = self.output()
-        return gy * (y * y * y) * -0.5
+        return gy * _cj(y * y * y) * -0.5
 
 
 class Abs(Function):
@@ -294,7 +312,11 @@ class Abs(Function):
         return get_array_module(x).abs(x)
 
     def backward(self, gy):
-        return gy * sign(self.inputs[0])
+        x = self.inputs[0]
+        if x._data.dtype.kind == "c":  # d|z| = Re(conj(z)/|z| dz): the gradient is gy * z/|z|
+            from .elementwise import sgn
+            return gy * sgn(x)
+        return gy * sign(x)
 
 
 class Sin(Function):
@@ -302,7 +324,7 @@ class Sin(Function):
         return get_array_module(x).sin(x)
 
     def backward(self, gy):
-        return gy * cos(self.inputs[0])
+        return gy * _cj(cos(self.inputs[0]))
 
 
 class Cos(Function):
@@ -310,7 +332,7 @@ class Cos(Function):
         return get_array_module(x).cos(x)
 
     def backward(self, gy):
-        return -gy * sin(self.inputs[0])
+        return -gy * _cj(sin(self.inputs[0]))
 
 
 class Tan(Function):
@@ -322,7 +344,7 @@ class Tan(Function):
 
     def backward(self, gy):
         y = self.output()
-        return gy * (y * y + 1.0)
+        return gy * _cj(y * y + 1.0)
 
 
 class Erf(Function):
@@ -416,7 +438,7 @@ def div(input, other, *, rounding_mode=None):
         return DivScalar(other)(input)
     a, b = binary_operands(input, other)
     if rounding_mode is None:
-        if not is_floating(a._data.dtype):
+        if not is_floating(a._data.dtype) and a._data.dtype.kind != "c":
             from .. import _dtype
             a = a.to(_dtype.get_default_dtype())
             b = b.to(_dtype.get_default_dtype())

@@ -18,6 +18,9 @@ class Cast(Function):
 
     def forward(self, x):
         self.in_dtype = x.dtype
+        if x.dtype.kind == "c" and np.dtype(self.np_dtype).kind != "c":
+            # complex to bool: non-zero; to a real type: the real part (torch warns)
+            x = x != 0 if np.dtype(self.np_dtype).kind == "b" else x.real
         if np.dtype(self.np_dtype).itemsize < x.dtype.itemsize and isinstance(x, np.ndarray):
             with np.errstate(over="ignore"):   # overflow to inf is the cast's meaning (torch
                 return x.astype(self.np_dtype)  # is silent; GradScaler detects the inf)
@@ -101,6 +104,8 @@ register_methods(
     float=lambda self: to(self, _dtype.float32), double=lambda self: to(self, _dtype.float64),
     half=lambda self: to(self, _dtype.float16), bfloat16=lambda self: to(self, _dtype.bfloat16),
     long=lambda self: to(self, _dtype.int64),
+    cfloat=lambda self: to(self, _dtype.complex64),
+    cdouble=lambda self: to(self, _dtype.complex128),
     int=lambda self: to(self, _dtype.int32), bool=lambda self: to(self, _dtype.bool),
     short=lambda self: to(self, _dtype.int16), byte=lambda self: to(self, _dtype.uint8),
     cpu=lambda self: to(self, "cpu"),

@@ -20,6 +20,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor
 from ._operands import normalize_dim
 from .linalg import matmul
+from .arith import _cj
 from .matrix import Diagonal
 from .shape import reshape, permute
 
@@ -47,7 +48,7 @@ class Einsum(Function):
             if not x.requires_grad:
                 grads.append(None)
                 continue
-            others = [t for i, t in enumerate(xs) if i != k]
+            others = [_cj(t) for i, t in enumerate(xs) if i != k]  # (complex: conjugates)
             subs = [self.out] + [s for i, s in enumerate(self.subs) if i != k]
             grads.append(_contract([gy] + others, subs, self.subs[k]))
         return tuple(grads)

@@ -16,7 +16,7 @@ from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
 from ..tensor import Tensor, register_methods
 from ._operands import binary_operands, float_operand
-from .arith import (_NoGrad, RPowScalar, clamp, cos, exp, log, sign, sin, sqrt, trunc, where,
+from .arith import (_NoGrad, _cj, RPowScalar, clamp, cos, exp, log, sign, sin, sqrt, trunc, where,
                     neg, sub)
 
 __all__ = [
@@ -240,7 +240,7 @@ class Acos(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        return -gy / sqrt(1.0 - x * x)
+        return -gy / _cj(sqrt(1.0 - x * x))
 
 
 class Asin(Function):
@@ -250,7 +250,7 @@ class Asin(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        return gy / sqrt(1.0 - x * x)
+        return gy / _cj(sqrt(1.0 - x * x))
 
 
 class Atan(Function):
@@ -259,7 +259,7 @@ class Atan(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        return gy / (x * x + 1.0)
+        return gy / _cj(x * x + 1.0)
 
 
 class Acosh(Function):
@@ -269,6 +269,8 @@ class Acosh(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
+        if x._data.dtype.kind == "c":  # (sqrt(x - 1) sqrt(x + 1): acosh's branch, as torch)
+            return gy / _cj(sqrt(x - 1.0) * sqrt(x + 1.0))
         return gy / sqrt((x - 1.0) * (x + 1.0))
 
 
@@ -278,7 +280,7 @@ class Asinh(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        return gy / sqrt(x * x + 1.0)
+        return gy / _cj(sqrt(x * x + 1.0))
 
 
 class Atanh(Function):
@@ -288,7 +290,7 @@ class Atanh(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        return gy / (1.0 - x * x)
+        return gy / _cj(1.0 - x * x)
 
 
 class Sinh(Function):
@@ -296,7 +298,7 @@ class Sinh(Function):
         return get_array_module(x).sinh(x)
 
     def backward(self, gy):
-        return gy * cosh(self.inputs[0])
+        return gy * _cj(cosh(self.inputs[0]))
 
 
 class Cosh(Function):
@@ -304,7 +306,7 @@ class Cosh(Function):
         return get_array_module(x).cosh(x)
 
     def backward(self, gy):
-        return gy * sinh(self.inputs[0])
+        return gy * _cj(sinh(self.inputs[0]))
 
 
 class Atan2(Function):
@@ -465,7 +467,7 @@ class Sinc(Function):
         zero = x == 0
         safe = where(zero, 1.0, x)
         d = (cos(safe * _PI) - sinc(safe)) / safe
-        return gy * where(zero, _zero(gy), d)
+        return gy * _cj(where(zero, _zero(d), d))
 
 
 def _floats_only(input, other, op):
@@ -597,15 +599,21 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 
 def float_power(input, exponent):
-    """input ** exponent computed in float64 (the result is always float64, as torch)."""
+    """input ** exponent computed in float64 (the result is always float64, as torch), or
+    in complex128 when either operand is complex."""
     f64 = _dtype.float64
+    if any(isinstance(v, complex) or isinstance(v, Tensor) and v._data.dtype.kind == "c"
+           for v in (input, exponent)):
+        f64 = _dtype.complex128
+        if not isinstance(input, Tensor):
+            return input ** exponent.to(f64)
     if not isinstance(input, Tensor):
         _need_tensor(exponent, "float_power", "exponent")
         return float(input) ** exponent.to(f64)
     base = input.to(f64)
     if isinstance(exponent, Tensor):
         return base ** exponent.to(f64)
-    return base ** float(exponent)
+    return base ** (complex(exponent) if f64 is _dtype.complex128 else float(exponent))
 
 
 def heaviside(input, values):
@@ -807,6 +815,9 @@ def sgn(input):
     _need_tensor(input, "sgn")
     if input._data.dtype.kind == "b":
         return Tensor(input._data.copy())
+    if input._data.dtype.kind == "c":
+        from .complex import _complex_sgn
+        return _complex_sgn(input)
     if not is_floating(input._data.dtype):
         return sign(input)
     # torch's sign of NaN is 0
@@ -843,7 +854,11 @@ def isposinf(input):
 
 
 def angle(input):
-    """The argument of each element as a complex number: pi for negatives, 0 otherwise."""
+    """The argument of each element as a complex number: pi for negatives, 0 otherwise;
+    atan2(imag, real) for complex tensors (a real result)."""
+    if isinstance(input, Tensor) and input._data.dtype.kind == "c":
+        from .complex import _complex_angle
+        return _complex_angle(input)
     x = _float_unary(input, "angle")
     pi = _PI
 
@@ -854,8 +869,11 @@ def angle(input):
 
 
 def isreal(input):
-    """True everywhere: narae's tensors are real (torch's answer for real dtypes)."""
+    """True where the element is real: everywhere for real dtypes, where the imaginary part
+    is 0 for complex ones."""
     _need_tensor(input, "isreal")
+    if input._data.dtype.kind == "c":
+        return Tensor(input._data.imag == 0)
     return Tensor(get_array_module(input._data).ones(input.shape, dtype=bool))
 
 

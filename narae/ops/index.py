@@ -40,6 +40,11 @@ def _add_at(xp, buf, key, values):
         np.add.at(buf, key, values)
     else:  # CuPy: scatter_add is its add.at
         import cupyx
+        if buf.dtype.kind == "c":  # (CUDA has no complex atomicAdd: the parts one by one)
+            values = xp.asarray(values, dtype=buf.dtype)
+            cupyx.scatter_add(buf.real, key, values.real)
+            cupyx.scatter_add(buf.imag, key, values.imag)
+            return
         cupyx.scatter_add(buf, key, values)
 
 

@@ -6,6 +6,7 @@ from ..backend import get_array_module
 from ..tensor import register_methods
 from . import _bf16
 from .shape import transpose, reshape, sum_to
+from .arith import _cj
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "linear", "bilinear"]
 
@@ -20,9 +21,9 @@ class MatMul(Function):
         return get_array_module(a).matmul(a, b)
 
     def backward(self, gy):
-        a, b = self.inputs
-        ga = matmul(gy, transpose(b, -1, -2)) if a.requires_grad else None
-        gb = matmul(transpose(a, -1, -2), gy) if b.requires_grad else None
+        a, b = self.inputs  # (complex: gy @ b^H and a^H @ gy)
+        ga = matmul(gy, _cj(transpose(b, -1, -2))) if a.requires_grad else None
+        gb = matmul(_cj(transpose(a, -1, -2)), gy) if b.requires_grad else None
         return ga, gb
 
 
@@ -99,14 +100,14 @@ class Linear(Function):
 
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
-        gx = matmul(gy, w) if x.requires_grad else None
+        gx = matmul(gy, _cj(w)) if x.requires_grad else None
         gw = None
         if w.requires_grad:
             if gy.ndim == 2:
-                gw = matmul(transpose(gy, 0, 1), x)
+                gw = matmul(transpose(gy, 0, 1), _cj(x))
             else:
                 gw = matmul(transpose(reshape(gy, (-1, gy.shape[-1])), 0, 1),
-                            reshape(x, (-1, x.shape[-1])))
+                            reshape(_cj(x), (-1, x.shape[-1])))
         if len(self.inputs) == 3:
             b = self.inputs[2]
             gb = sum_to(gy, b.shape) if b.requires_grad else None

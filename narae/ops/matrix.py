@@ -159,7 +159,7 @@ def vdot(input, other):
     if input.shape[0] != other.shape[0]:
         raise ShapeError(f"vdot: inconsistent tensor size, expected tensor [{input.shape[0]}] and "
                          f"src [{other.shape[0]}] to have the same number of elements")
-    return matmul(input, other)
+    return matmul(input.conj(), other)
 
 
 def ger(input, vec2):

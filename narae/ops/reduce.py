@@ -15,6 +15,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor, register_methods
 from ._operands import normalize_dim, normalize_dims
 from .shape import broadcast_to, reshape
+from .arith import _cj
 
 __all__ = ["sum", "mean", "logsumexp", "prod", "max", "min", "amax", "amin", "argmax",
            "argmin", "aminmax", "var", "std", "var_mean", "std_mean", "norm", "cumsum",
@@ -103,7 +104,8 @@ class LogSumExp(Function):
         xp = get_array_module(x)
         if x.size == 0:
             return xp.log(xp.exp(x).sum(axis=self.axes, keepdims=self.keepdim))
-        m = x.max(axis=self.axes, keepdims=True)
+        # (complex: shift by the largest real part, so log keeps its principal branch)
+        m = (x if x.dtype.kind != "c" else x.real).max(axis=self.axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows: keep -inf instead of nan
         y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
         return y if self.keepdim else y.squeeze(self.axes)
@@ -111,7 +113,7 @@ class LogSumExp(Function):
     def backward(self, gy):
         x = self.inputs[0]
         y = _expand_back(self.output(), x.shape, self.axes, self.keepdim)
-        return _expand_back(gy, x.shape, self.axes, self.keepdim) * (x - y).exp()
+        return _expand_back(gy, x.shape, self.axes, self.keepdim) * _cj((x - y).exp())
 
 
 class Prod(Function):
@@ -128,8 +130,8 @@ class Prod(Function):
         gy = _expand_back(gy, x.shape, self.axes, self.keepdim)
         if not (x._data == 0).any():
             y = _expand_back(self.output(), x.shape, self.axes, self.keepdim)
-            return gy * y / x
-        return gy * _prod_others(x, self.axes)
+            return gy * _cj(y / x)
+        return gy * _cj(_prod_others(x, self.axes))
 
 
 def _prod_others(x, axes):
@@ -325,6 +327,8 @@ class CumProd(Function):
         xp = get_array_module(x._data)
         y = self.output()
         is0 = x._data == 0
+        if x._data.dtype.kind == "c":  # (complex: conj of the real-case formula, no zeros)
+            return CumSum(ax, True)(gy * _cj(y)) / _cj(x)
         if not is0.any():
             return CumSum(ax, True)(gy * y) / x
         seen = xp.cumsum(is0, axis=ax)
@@ -359,7 +363,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
-    if not is_floating(input._data.dtype):
+    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {input.dtype}")
     return Mean(normalize_dims(dim, input.ndim), keepdim)(input)
@@ -500,37 +504,47 @@ def _var_args(input, dim, unbiased, keepdim, correction, name):
         raise RuntimeError(f"{name}(): cannot pass both 'unbiased' and 'correction'")
     if correction is None:
         correction = 1 if unbiased is None else int(unbiased)
-    if not is_floating(input._data.dtype):
+    if not is_floating(input._data.dtype) and input._data.dtype.kind != "c":
         raise RuntimeError(f"{name}(): input dtype should be floating point, got {input.dtype}")
     return normalize_dims(dim, input.ndim), correction, keepdim
+
+
+def _var(input, axes, c, keepdim):
+    """Var, and for complex input the (real) mean of |z - mean|^2 = var(re) + var(im)."""
+    if input._data.dtype.kind == "c":
+        from .complex import real, imag
+        return Var(axes, c, keepdim)(real(input)) + Var(axes, c, keepdim)(imag(input))
+    return Var(axes, c, keepdim)(input)
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` divided by N - correction (N - 1 by default, like torch)."""
     axes, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "var")
-    return Var(axes, c, keepdim)(input)
+    return _var(input, axes, c, keepdim)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: sqrt of ``var`` with the same arguments."""
     axes, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "std")
-    return Var(axes, c, keepdim)(input).sqrt()
+    return _var(input, axes, c, keepdim).sqrt()
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "var_mean")
-    return Var(axes, c, keepdim)(input), Mean(axes, keepdim)(input)
+    return _var(input, axes, c, keepdim), Mean(axes, keepdim)(input)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "std_mean")
-    return Var(axes, c, keepdim)(input).sqrt(), Mean(axes, keepdim)(input)
+    return _var(input, axes, c, keepdim).sqrt(), Mean(axes, keepdim)(input)
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """torch.linalg.vector_norm: ord in {inf, -inf, 0, any float}; flattened when dim is None."""
     if dtype is not None:
         x = x.to(dtype)
+    if x._data.dtype.kind == "c":  # the norm of the moduli (a real result)
+        x = x.abs()
     if not is_floating(x._data.dtype):
         raise RuntimeError(f"linalg.vector_norm: expected a floating point input, got {x.dtype}")
     axes = normalize_dims(dim, x.ndim)
