@@ -259,3 +259,208 @@ def test_stack_module_state():
     out = nfunc.vmap(lambda p, xx: nfunc.functional_call(models[0], p, (xx,)),
                      in_dims=(0, None))(params, x)
     np.testing.assert_allclose(out.detach().numpy()[1], models[1](x).detach().numpy(), **TOL)
+
+
+# -- forward mode: jvp / jacfwd / linearize / hessian ------------------------------------
+def test_jvp_is_forward_mode_and_matches_torch():
+    from narae.autograd import engine
+    seen = []
+
+    def fn(m, x, y):
+        if m is nr:
+            seen.append(engine.is_instrumented("forward_ad"))
+        return {"a": m.tanh(x) @ y, "b": (x * x).sum()}
+
+    _both(lambda m, fm, x, y, tx, ty: fm.jvp(lambda a, b: fn(m, a, b), (x, y), (tx, ty)),
+          randn(3, 4), randn(4, 2), randn(3, 4), randn(4, 2))
+    assert seen == [True]
+    assert not engine.is_instrumented("forward_ad")
+
+
+def test_jvp_pytrees_has_aux_and_detached():
+    _both(lambda m, fm, x, t: fm.jvp(lambda d: (d["p"].sin(), {"q": d["p"] * 2}),
+                                     ({"p": x},), ({"p": t},)), randn(3), randn(3))
+    _both(lambda m, fm, x, t: fm.jvp(lambda a: (a.exp().sum(), a * 3), (x,), (t,),
+                                     has_aux=True), randn(4), randn(4))
+    out, tan = nfunc.jvp(lambda a: a.sin(), (nr.randn(3),), (nr.randn(3),))
+    assert not out.requires_grad and not tan.requires_grad
+
+
+def test_jvp_errors_match_torch():
+    x = nr.randn(3)
+    with pytest.raises(RuntimeError, match="Expected primals to be a tuple"):
+        nfunc.jvp(nr.sin, x, (x,))
+    with pytest.raises(RuntimeError, match="same length as primals"):
+        nfunc.jvp(nr.sin, (x,), (x, x))
+    with pytest.raises(RuntimeError, match=r"different size.*\[3\].*\[2\]"):
+        nfunc.jvp(nr.sin, (x,), (nr.randn(2),))
+    with pytest.raises(ValueError, match="primal to be floating point"):
+        nfunc.jvp(nr.sin, (nr.arange(3),), (nr.arange(3),))
+    with pytest.raises(RuntimeError, match="return only tensors"):
+        nfunc.jvp(lambda a: 3, (x,), (x,))
+
+
+def test_nested_jvp_and_reverse_over_forward():
+    # jvp of jvp: the inner one falls back to reverse mode (one forward level at a time)
+    def inner(m, fm, x, t):
+        return fm.jvp(lambda a: fm.jvp(lambda b: (b ** 3).sin(), (a,), (t,))[1], (x,), (t,))
+    _both(inner, randn(3), randn(3))
+    # grad of a jvp (reverse-over-forward)
+    _both(lambda m, fm, x, t: fm.grad(lambda a: fm.jvp(lambda b: (b.sin() * b).sum(),
+                                                       (a,), (t,))[1])(x), randn(4), randn(4))
+
+
+def _jac_ops(m, x):
+    F = m.nn.functional
+    return (F.softmax(x, -1), F.log_softmax(x * 2, 0), F.layer_norm(x, (3,)),
+            (x @ x.mT).exp(), x.sigmoid() * x.tanh(), F.gelu(x), x.abs().sqrt(),
+            m.cat([x, x ** 2], 0)[1:], x.max(1).values, x.cumsum(1), x.prod(0))
+
+
+def test_jacfwd_matches_torch_on_many_ops():
+    _both(lambda m, fm, x: fm.jacfwd(lambda a: _jac_ops(m, a))(x), randn(2, 3))
+
+
+def test_jacfwd_argnums_aux_and_nesting():
+    _both(lambda m, fm, x, y: fm.jacfwd(lambda a, b: vec(m, a, b), argnums=(0, 1))(x, y),
+          randn(2, 3), randn(2, 3))
+    _both(lambda m, fm, x: fm.jacfwd(lambda a: (a.sin(), a.sum()), has_aux=True)(x), randn(3))
+    _both(lambda m, fm, x: fm.jacfwd(fm.jacfwd(lambda a: (a ** 3).sum() * a.cos()))(x),
+          randn(3))
+    _both(lambda m, fm, x: fm.jacrev(fm.jacfwd(lambda a: a.exp() * a.sum()))(x), randn(3))
+
+
+@pytest.mark.parametrize("name", ["tanh_sigmoid", "softmax", "norm_ops", "matmul", "pool"])
+def test_hessian_forward_over_reverse_matches_torch(name):
+    def h(m, x):
+        F = m.nn.functional
+        if name == "tanh_sigmoid":
+            return (m.tanh(x) * m.sigmoid(x) + x.exp() / (1 + x * x)).sum()
+        if name == "softmax":
+            return (F.softmax(x, -1) * F.log_softmax(x, 0)).sum()
+        if name == "norm_ops":
+            return (F.layer_norm(x, (3,)) ** 2 * x).sum() + x.std() + x.norm()
+        if name == "matmul":
+            return (x @ x.mT).sin().sum() + F.linear(x, x).pow(2).mean()
+        return F.max_pool1d(x.unsqueeze(0), 2).pow(3).sum() + F.elu(x).sum()
+    _both(lambda m, fm, x: fm.hessian(lambda a: h(m, a))(x), randn(3, 3))
+
+
+def test_hessian_of_mlp_loss_matches_torch():
+    def loss(m, w1, w2, x, y):
+        F = m.nn.functional
+        return F.cross_entropy(F.linear(F.relu(F.linear(x, w1)), w2), y)
+    x, y = randn(4, 3), np.array([0, 1, 1, 0])
+    _both(lambda m, fm, w1, w2: fm.hessian(
+        lambda a, b: loss(m, a, b, _t(m, x), m.tensor(y)), argnums=(0, 1))(w1, w2),
+        randn(2, 3), randn(2, 2))
+
+
+def test_linearize_matches_torch():
+    def fn(m, x, y):
+        return m.sin(x) * y, (x @ y.mT).sum()
+    x, y, tx, ty = randn(3, 2), randn(3, 2), randn(3, 2), randn(3, 2)
+    for m, fm in ((nr, nfunc), (torch, tfunc)):
+        out, jfn = fm.linearize(lambda a, b: fn(m, a, b), _t(m, x), _t(m, y))
+        res = (out, jfn(_t(m, tx), _t(m, ty)), jfn(_t(m, ty), _t(m, tx)))
+        if m is nr:
+            ours = res
+        else:
+            theirs = res
+    _same(ours, theirs)
+
+
+def test_linearize_errors():
+    _, jfn = nfunc.linearize(nr.sin, nr.randn(3))
+    with pytest.raises(RuntimeError, match="Mismatch in shape or dtype"):
+        jfn(nr.randn(2))
+    with pytest.raises(RuntimeError, match="same argument structure"):
+        jfn(nr.randn(3), nr.randn(3))
+
+
+# -- functionalize / replace_all_batch_norm_modules_ ----------------------------------------
+def test_functionalize_matches_torch_observable_behaviour():
+    def f(m, a, b):
+        c = a + 1
+        c.view(-1).add_(1)
+        a.mul_(2)
+        b[0] = 7.0
+        return c, a, b.sum()
+
+    arrays = randn(2, 2), randn(3)
+    res = []
+    for m, fm in ((nr, nfunc), (torch, tfunc)):
+        a, b = (_t(m, v) for v in arrays)
+        out = fm.functionalize(lambda x, y: f(m, x, y))(a, b)
+        assert out[1] is not a  # a mutated argument comes back as a new tensor
+        assert fm.functionalize(lambda x: x)(a) is a
+        res.append((out, a, b))
+    _same(*res)
+
+
+def test_functionalize_keeps_autograd_and_checks_remove():
+    x = nr.randn(3, requires_grad=True)
+    y = nfunc.functionalize(lambda a: (a * 2).sin(), remove="mutations_and_views")(x)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(2 * x.detach().numpy()), atol=1e-6)
+    with pytest.raises(RuntimeError, match="invalid argument for remove=bad"):
+        nfunc.functionalize(nr.sin, remove="bad")
+    g = nfunc.grad(nfunc.functionalize(lambda a: (a.clone().add_(1) ** 2).sum()))(nr.ones(3))
+    np.testing.assert_allclose(g.numpy(), 4.0)
+
+
+def test_replace_all_batch_norm_modules_():
+    def build(m):
+        return m.nn.Sequential(m.nn.Linear(3, 3), m.nn.BatchNorm1d(3),
+                               m.nn.Sequential(m.nn.BatchNorm2d(2, affine=False)))
+    ours, theirs = build(nr), build(torch)
+    assert nfunc.replace_all_batch_norm_modules_(ours) is ours
+    tfunc.replace_all_batch_norm_modules_(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for mo, mt in ((ours[1], theirs[1]), (ours[2][0], theirs[2][0])):
+        assert mo.running_mean is None and mo.running_var is None
+        assert mo.num_batches_tracked is None and mo.track_running_stats is False
+        assert mt.track_running_stats is False
+    ours.eval()  # batch statistics even in eval mode, as torch
+    out = ours[1](nr.randn(8, 3))
+    np.testing.assert_allclose(out.detach().numpy().mean(0), 0, atol=1e-5)
+
+
+# -- rearrange / debug_unwrap --------------------------------------------------------------
+@pytest.mark.parametrize("pattern,kw", [
+    ("a b c -> a (b c)", {}), ("a b c -> c a b", {}), ("a ... -> ... a", {}),
+    ("... c -> c (...)", {}), ("a b c -> a b c 1", {}), ("a b c -> (c a) 1 b", {}),
+    ("(a b) c d -> a b c d", {"a": 2}), ("a b (c d) -> a b c d", {"c": 4}),
+    ("a (b) c -> c b a", {}), ("a b c -> a b () c", {}), ("a ... c -> (c a) ...", {}),
+])
+def test_rearrange_matches_torch(pattern, kw):
+    x = randn(2, 3, 4)
+    _both(lambda m, fm, t: fm.rearrange(t, pattern, **kw), x)
+
+
+def test_rearrange_list_gradient_and_errors():
+    _both(lambda m, fm, a, b: fm.rearrange([a, b], "n b c -> b (n c)"), randn(3, 4), randn(3, 4))
+    _both(lambda m, fm, x: fm.grad(lambda t: (fm.rearrange(t, "a b -> b a") *
+                                              m.arange(6.0, dtype=t.dtype).reshape(3, 2)).sum())(x),
+          randn(2, 3))
+    x = nr.randn(2, 3, 4)
+    for pattern, kw, match in [
+            ("a b c -> a d", {}, "only on one side"), ("a b c", {}, "single '->'"),
+            ("a b c -> (a a) b c", {}, "duplicate dimension 'a'"),
+            ("a b c -> a b c", {"e": 3}, "not found in rearrange expression"),
+            ("(a b) c d -> a b c d", {"a": 3}, "does not evenly fit"),
+            ("a b -> a b", {}, r"pattern \(2\) must be equal"),
+            ("a b c d ... -> a b c d ...", {}, r"pattern \(4\) must be less than or equal")]:
+        with pytest.raises(ValueError, match=match):
+            nfunc.rearrange(x, pattern, **kw)
+        with pytest.raises(Exception, match=match):  # (torch: ValueError or its own type)
+            tfunc.rearrange(torch.randn(2, 3, 4), pattern, **kw)
+    assert nfunc.debug_unwrap(x) is x
+
+
+def test_linearize_output_keeps_graph_as_torch():
+    x = nr.randn(3, requires_grad=True)
+    out, jfn = nfunc.linearize(nr.sin, x)
+    assert out.requires_grad and not nfunc.linearize(nr.sin, x.detach())[0].requires_grad
+    np.testing.assert_allclose(jfn(nr.ones(3)).detach().numpy(), np.cos(x.detach().numpy()),
+                               rtol=1e-6)

@@ -7,11 +7,12 @@ from .custom import FunctionCtx, once_differentiable
 from .anomaly_mode import (detect_anomaly, set_detect_anomaly, is_anomaly_enabled,
                            is_anomaly_check_nan_enabled, set_anomaly_enabled)
 from . import functional
+from . import forward_ad
 
 __all__ = ["grad", "backward", "gradcheck", "gradgradcheck", "Function", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled", "inference_mode", "FunctionCtx", "once_differentiable",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
-           "is_anomaly_check_nan_enabled", "set_anomaly_enabled", "functional"]
+           "is_anomaly_check_nan_enabled", "set_anomaly_enabled", "functional", "forward_ad"]
 
 
 def _as_list(x):

@@ -6,10 +6,12 @@ shaped like torch.autograd.functional's. Everything is reverse mode:
 * ``vjp``: one backward pass, ``v^T J``.
 * ``jvp``: the double-vjp trick. ``u -> J^T u`` is linear in ``u``, so differentiating
   ``<J^T u, v>`` with respect to ``u`` gives ``J v`` (two backward passes, no forward AD).
-* ``jacobian``: one backward per output element (row of J), retaining the graph.
-  ``strategy="forward-mode"`` is accepted (with torch's argument checks) and computed with
-  the same reverse-mode passes; ``vectorize`` is accepted for compatibility (same passes).
-* ``hessian``: the jacobian of the gradient (computed with ``create_graph=True``).
+* ``jacobian``: one backward per output element (row of J), retaining the graph;
+  ``strategy="forward-mode"`` (torch's checks: it needs ``vectorize=True``) runs one
+  forward-AD pass per input element (column of J) instead. ``vectorize`` changes nothing
+  else (same passes).
+* ``hessian``: the jacobian of the gradient (computed with ``create_graph=True``);
+  ``outer_jacobian_strategy="forward-mode"`` is forward-over-reverse.
 * ``vhp``: ``v^T H`` as the vjp of the gradient; ``hvp``: ``H v`` by the double-vjp trick.
 """
 from . import grad_mode
@@ -53,7 +55,9 @@ def _tuple_postprocess(res, to_unpack):
 
 def _grad_preprocess(inputs, create_graph, need_graph):
     """Fresh leaves for the inner computation; with create_graph, aliases that keep the
-    link to the caller's graph so the result can be differentiated again."""
+    link to the caller's graph so the result can be differentiated again. Inside a
+    forward-AD level a leaf keeps its input's tangent (forward-over-reverse hessian)."""
+    from . import forward_ad
     res = []
     for inp in inputs:
         if create_graph and inp.requires_grad:
@@ -62,6 +66,10 @@ def _grad_preprocess(inputs, create_graph, need_graph):
             t = inp.detach()
             if need_graph:
                 t.requires_grad_(True)
+            if forward_ad._state.level is not None:
+                tangent = forward_ad._get(inp)
+                if tangent is not None:
+                    forward_ad._set(t, tangent)
             res.append(t)
     return tuple(res)
 
@@ -229,7 +237,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     """The Jacobian of ``func`` at ``inputs``: shape ``output.shape + input.shape`` per pair.
 
     Computed row by row in reverse mode (one backward per output element, retaining the
-    graph). ``strategy="forward-mode"`` gives the same result by the same reverse passes.
+    graph), or column by column with ``strategy="forward-mode"`` (forward AD).
     """
     from ..creation import zeros
     from ..ops.shape import stack
@@ -251,6 +259,9 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                            "`vectorized=True` are not supported together. Please either set "
                            "`strict=False` or `vectorize=False`.")
+    from . import forward_ad
+    if strategy == "forward-mode" and forward_ad._state.level is None:
+        return _jacobian_forward(func, inputs, create_graph)
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _grad_preprocess(inputs, create_graph, True)
@@ -295,6 +306,54 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             jac.append(tuple(blocks))
         jac = _grad_postprocess(jac, create_graph)
         return _tuple_postprocess(jac, (is_outputs_tuple, is_inputs_tuple))
+
+
+def _jacobian_forward(func, inputs, create_graph):
+    """``jacobian`` by forward-mode AD: one dual pass per input element (a column of J)."""
+    from . import forward_ad as fw
+    from ..creation import zeros, zeros_like
+    from ..ops.shape import stack
+    Tensor = _Tensor()
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+    with set_grad_enabled(True if create_graph else grad_mode.state.enabled):
+        inputs = _grad_preprocess(inputs, create_graph, False)
+        cols = [[] for _ in inputs]
+        first = None
+        with fw.dual_level():
+            for j, inp in enumerate(inputs):
+                n = inp.numel()
+                if not n:
+                    continue
+                eye = _xp(inp).eye(n, dtype=inp._data.dtype)
+                for k in range(n):
+                    args = list(inputs)
+                    args[j] = fw.make_dual(inp, Tensor(eye[k].reshape(inp.shape)))
+                    outputs = func(*args)
+                    is_outputs_tuple, outputs = _as_tuple(
+                        outputs, "outputs of the user-provided function", "jacobian")
+                    tans = []
+                    for o in outputs:
+                        t = fw.unpack_dual(o).tangent
+                        tans.append(zeros_like(o.detach()) if t is None else t)
+                    if first is None:
+                        first = (is_outputs_tuple, outputs)
+                    cols[j].append(tans)
+        if first is None:
+            first = _as_tuple(func(*inputs), "outputs of the user-provided function",
+                              "jacobian")
+        is_outputs_tuple, outputs = first
+        jac = []
+        for i, out in enumerate(outputs):
+            blocks = []
+            for j, inp in enumerate(inputs):
+                shape = tuple(out.shape) + tuple(inp.shape)
+                if cols[j]:
+                    blocks.append(stack([c[i].reshape(-1) for c in cols[j]], -1).reshape(shape))
+                else:
+                    blocks.append(zeros(shape, dtype=out.dtype, device=out.device))
+            jac.append(tuple(blocks))
+    jac = _grad_postprocess(jac, create_graph)
+    return _tuple_postprocess(jac, (is_outputs_tuple, is_inputs_tuple))
 
 
 def _xp(t):

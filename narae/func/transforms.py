@@ -11,7 +11,7 @@ import functools
 from ..autograd import grad_mode
 from ._pytree import tree_flatten, tree_unflatten
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"]
 
 
 class _Depth:
@@ -26,11 +26,34 @@ def _Tensor():
     return Tensor
 
 
+def _fw():
+    from ..autograd import forward_ad
+    return forward_ad
+
+
+def _forward_level_active():
+    return _fw()._state.level is not None
+
+
 def _track(x):
-    """A differentiable stand-in for ``x``: linked to x's graph when x is already tracked."""
+    """A differentiable stand-in for ``x``: linked to x's graph when x is already tracked.
+
+    Inside a forward-AD level (``jacfwd(jacrev(f))``) the stand-in keeps x's tangent, so
+    the reverse pass below it is differentiated forward (forward-over-reverse)."""
     if x.requires_grad:
         return x.view_as(x)
-    return x.detach().requires_grad_(True)
+    t = x.detach().requires_grad_(True)
+    if _forward_level_active():
+        tangent = _fw()._get(x)
+        if tangent is not None:
+            _fw()._set(t, tangent)
+    return t
+
+
+def _record_graph(outer, tracked):
+    """Keep the backward's graph: a transform runs around this one, the inputs are tracked,
+    or tangents must flow through the backward pass (forward-over-reverse)."""
+    return outer > 0 or tracked or (_forward_level_active() and bool(_fw()._tangents))
 
 
 def _argnums_tuple(argnums, nargs, api):
@@ -132,7 +155,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                                        f"a scalar Tensor, got tensor with {out.dim()} dims. "
                                        "Maybe you wanted to use the vjp or jacrev APIs "
                                        "instead?")
-                create = outer > 0 or prep.tracked_outer
+                create = _record_graph(outer, prep.tracked_outer)
                 if out.requires_grad:
                     gs = autograd_grad(out, prep.flat, create_graph=create, allow_unused=True)
                 else:
@@ -177,7 +200,7 @@ def vjp(func, *primals, has_aux=False):
         if not isinstance(o, Tensor):
             raise RuntimeError("vjp(f, *primals): Expected f to be a function that has only "
                                f"Tensors or containers of Tensors as output, got {type(o)}")
-    base_create = outer > 0 or prep.tracked_outer
+    base_create = _record_graph(outer, prep.tracked_outer)
 
     def vjp_fn(*cotangents):
         cts = cotangents[0] if len(cotangents) == 1 else cotangents
@@ -207,31 +230,94 @@ def vjp(func, *primals, has_aux=False):
     return shown, vjp_fn
 
 
-def jvp(func, primals, tangents, *, strict=False, has_aux=False):
-    """``(f(*primals), J @ tangents)`` by the double-vjp trick (reverse mode twice)."""
-    from ..autograd import grad as autograd_grad
+def _check_jvp_args(primals, tangents):
+    """Flattened primals and tangents, checked as torch.func.jvp checks them."""
+    Tensor = _Tensor()
+    api = "jvp(f, primals, tangents)"
     if not isinstance(primals, tuple):
-        raise RuntimeError("jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it "
-                           "should be valid to call f(*primals).")
+        raise RuntimeError(f"{api}: Expected primals to be a tuple. E.g. it should be valid to "
+                           "call f(*primals).")
     if not isinstance(tangents, tuple) or len(tangents) != len(primals):
-        raise RuntimeError("jvp(f, primals, tangents): Expected tangents to be a tuple of the "
-                           "same length as primals")
+        raise RuntimeError(f"{api}: Expected tangents to be a tuple of the same length as "
+                           "primals")
+    p_leaves, p_spec = tree_flatten(primals)
+    t_leaves, t_spec = tree_flatten(tangents)
+    if len(p_leaves) != len(t_leaves):
+        raise RuntimeError(f"{api}: Expected primals and tangents to have the same python "
+                           f"structure. For example, if primals is a tuple of 3 tensors, "
+                           f"tangents also must be. Got primals with structure {p_spec} and "
+                           f"tangents with structure {t_spec}")
+    for p, t in zip(p_leaves, t_leaves):
+        if not isinstance(p, Tensor) or not isinstance(t, Tensor):
+            raise RuntimeError(f"{api}: Expected primals and tangents to only contain Tensors, "
+                               f"got {type(p)} and {type(t)}")
+        if not p.is_floating_point():
+            raise ValueError(f"Expected primal to be floating point or complex, but got: "
+                             f"{p.dtype}")
+        if tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError("Trying to set a forward gradient that has a different size than "
+                               "that of the original Tensor, this is not supported. Tensor is "
+                               f"of size {list(p.shape)} while the given forward gradient is of "
+                               f"size {list(t.shape)}.")
+    return p_leaves, p_spec, t_leaves
+
+
+def _check_outputs(out_leaves, api):
+    Tensor = _Tensor()
+    for o in out_leaves:
+        if not isinstance(o, Tensor):
+            raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got "
+                               f"unsupported type {type(o)}")
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """``(f(*primals), J @ tangents)``: one forward pass carrying the tangents (forward AD).
+
+    Inside another forward-AD level (``jvp`` of ``jvp``: narae has one level at a time, as
+    torch's forward_ad) the double-vjp trick is used instead: same result, reverse mode.
+    """
+    p_leaves, p_spec, t_leaves = _check_jvp_args(primals, tangents)
+    if _forward_level_active():
+        return _jvp_reverse(func, primals, tangents, has_aux)
+    fw = _fw()
+    outer = _depth.level
+    _depth.level += 1
+    try:
+        with fw.dual_level():
+            duals = [fw.make_dual(p, t) for p, t in zip(p_leaves, t_leaves)]
+            out = func(*tree_unflatten(duals, p_spec))
+            out, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
+            out_leaves, out_spec = tree_flatten(out)
+            _check_outputs(out_leaves, "jvp(f, primals, tangents)")
+            prims, tans = [], []
+            for o in out_leaves:
+                prim, tan = fw.unpack_dual(o)
+                prims.append(prim)
+                tans.append(_zeros_like(o.detach()) if tan is None else tan)
+    finally:
+        _depth.level -= 1
+    create = outer > 0 or any(x.requires_grad for x in p_leaves + t_leaves) or \
+        any(o.requires_grad for o in prims)
+    if not create:
+        prims, tans = [o.detach() for o in prims], [t.detach() for t in tans]
+        aux = _detach_tree(aux)
+    res = (tree_unflatten(prims, out_spec), tree_unflatten(tans, out_spec))
+    return res + (aux,) if has_aux else res
+
+
+def _jvp_reverse(func, primals, tangents, has_aux):
+    """``jvp`` by the double-vjp trick (reverse mode twice): ``J t = d<J^T u, t>/du``."""
+    from ..autograd import grad as autograd_grad
     outer = _depth.level
     _depth.level += 1
     try:
         with grad_mode.enable_grad():
             prep = _Prepared(primals, tuple(range(len(primals))), "jvp(f, primals, tangents)")
             t_leaves = tree_flatten(tangents)[0]
-            for x, t in zip(prep.flat, t_leaves):
-                if tuple(x.shape) != tuple(t.shape):
-                    raise RuntimeError("jvp(f, primals, tangents): Expected primals and "
-                                       "tangents to have the same shape, got "
-                                       f"{tuple(x.shape)} and {tuple(t.shape)}")
             out = func(*prep.args)
-            aux = None
-            if has_aux:
-                out, aux = out
+            out, aux = _split_aux(out, has_aux, "jvp(f, primals, tangents)")
             out_leaves, out_spec = tree_flatten(out)
+            _check_outputs(out_leaves, "jvp(f, primals, tangents)")
             us = [_zeros_like(o).requires_grad_(True) for o in out_leaves]
             pairs = [(o, u) for o, u in zip(out_leaves, us) if o.requires_grad]
             if pairs:
@@ -243,7 +329,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             keep = [(g, t) for g, t in zip(gi, t_leaves) if g is not None and g.requires_grad]
             if keep:
                 res = autograd_grad([g for g, _ in keep], us, [t for _, t in keep],
-                                    create_graph=create, allow_unused=True)
+                                    create_graph=True, allow_unused=True)
             else:
                 res = (None,) * len(us)
             res = [_zeros_like(o) if r is None else r for r, o in zip(res, out_leaves)]
@@ -254,6 +340,40 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         aux = _detach_tree(aux)
     tangent_out = tree_unflatten(res, out_spec)
     return (out, tangent_out, aux) if has_aux else (out, tangent_out)
+
+
+def linearize(func, *primals):
+    """``(f(*primals), jvp_fn)``: ``jvp_fn(*tangents)`` is ``J @ tangents`` at ``primals``.
+
+    As torch.func.linearize: for many jvps at one point. Each call runs a forward-AD pass
+    (torch traces the linearized graph once; the results are the same).
+    """
+    Tensor = _Tensor()
+    p_leaves, p_spec = tree_flatten(primals)
+    for p in p_leaves:
+        if not isinstance(p, Tensor):
+            raise RuntimeError(f"linearize: Expected primals to only contain Tensors, got "
+                               f"{type(p)}")
+    out = func(*primals)  # (in the caller's graph when the primals require grad, as torch)
+    out_leaves, out_spec = tree_flatten(out)
+    _check_outputs(out_leaves, "linearize")
+    frozen = [p.detach() for p in p_leaves]
+
+    def jvp_fn(*tangents):
+        t_leaves, t_spec = tree_flatten(tangents)
+        if t_spec != p_spec:
+            raise RuntimeError(f"Expected the tangents {t_spec} to have the same argument "
+                               f"structure as the primals {p_spec}")
+        for p, t in zip(frozen, t_leaves):
+            if not isinstance(t, Tensor) or tuple(t.shape) != tuple(p.shape) or \
+                    t.dtype != p.dtype:
+                got = (tuple(t.shape), t.dtype) if isinstance(t, Tensor) else type(t)
+                raise RuntimeError(f"linearize: Mismatch in shape or dtype of tangent: "
+                                   f"expected {(tuple(p.shape), p.dtype)}, got {got}")
+        _, tans = jvp(lambda *a: func(*a), tree_unflatten(frozen, p_spec),
+                      tree_unflatten(t_leaves, p_spec))
+        return tans
+    return out, jvp_fn
 
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
@@ -286,7 +406,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
                         raise RuntimeError("jacrev(f, ...)(*args): Expected f to be a function "
                                            "that has only Tensors or containers of Tensors as "
                                            f"output, got {type(o)}")
-                create = outer > 0 or prep.tracked_outer
+                create = _record_graph(outer, prep.tracked_outer)
                 blocks = []
                 for o in out_leaves:
                     n = o.numel()
@@ -316,12 +436,113 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """``f -> J``, as torch.func.jacfwd; computed in reverse mode (narae has no forward AD),
-    so it equals ``jacrev`` (cheaper when outputs are fewer than inputs, not otherwise)."""
+    """``f -> J`` by forward mode: one forward-AD pass per input element (a column of J).
+
+    Cheaper than ``jacrev`` when the inputs are fewer than the outputs. Inside another
+    forward-AD level (``jacfwd(jacfwd(f))``; narae has one level at a time) the inner one
+    is computed in reverse mode, with the same result.
+    """
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
                            f"'same'. Got {randomness}")
-    return jacrev(func, argnums, has_aux=has_aux)
+    rev = jacrev(func, argnums, has_aux=has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if _forward_level_active():
+            return rev(*args, **kwargs)
+        return _jacfwd(func, argnums, has_aux, args, kwargs)
+    return wrapper
+
+
+def _jacfwd(func, argnums, has_aux, args, kwargs):
+    from ..backend import get_array_module
+    from ..creation import zeros
+    from ..ops.shape import stack
+    Tensor = _Tensor()
+    fw = _fw()
+    api = "jacfwd(f, ...)(*args)"
+    single = isinstance(argnums, int)
+    nums = _argnums_tuple(argnums, len(args), "jacfwd")
+    groups, specs = [], []
+    for n in nums:
+        leaves, spec = tree_flatten(args[n])
+        for x in leaves:
+            if not isinstance(x, Tensor):
+                raise RuntimeError(f"jacfwd: Expected the argument at argnums {n} to be Tensors "
+                                   f"(or containers of Tensors), got {type(x)}")
+            if not x.is_floating_point():
+                raise RuntimeError(f"jacfwd: only Tensors of floating point dtype can be "
+                                   f"differentiated, got {x.dtype}")
+        groups.append(leaves)
+        specs.append(spec)
+    flat = [x for g in groups for x in g]
+
+    def call(j=None, e=None):
+        """f with input leaf j made dual with tangent e (plain f when j is None)."""
+        new_args = list(args)
+        k = 0
+        for n, leaves, spec in zip(nums, groups, specs):
+            cur = []
+            for x in leaves:
+                cur.append(fw.make_dual(x, e) if k == j else x)
+                k += 1
+            new_args[n] = tree_unflatten(cur, spec)
+        out = func(*new_args, **kwargs)
+        return _split_aux(out, has_aux, api)
+
+    outer = _depth.level
+    _depth.level += 1
+    first = None
+    cols = [[] for _ in flat]  # per input leaf: one list of output tangents per element
+    try:
+        with fw.dual_level():
+            for j, x in enumerate(flat):
+                n = x.numel()
+                if not n:
+                    continue
+                eye = get_array_module(x._data).eye(n, dtype=x._data.dtype)
+                for k in range(n):
+                    out, aux = call(j, Tensor(eye[k].reshape(x.shape)))
+                    out_leaves, out_spec = tree_flatten(out)
+                    _check_outputs(out_leaves, api)
+                    tans = []
+                    for o in out_leaves:
+                        p, t = fw.unpack_dual(o)
+                        tans.append(_zeros_like(o.detach()) if t is None else t)
+                    if first is None:
+                        first = ([fw.unpack_dual(o).primal for o in out_leaves], out_spec, aux)
+                    cols[j].append(tans)
+        if first is None:  # no input elements at all: f once for the output structure
+            out, aux = call()
+            out_leaves, out_spec = tree_flatten(out)
+            _check_outputs(out_leaves, api)
+            first = (out_leaves, out_spec, aux)
+    finally:
+        _depth.level -= 1
+    out_leaves, out_spec, aux = first
+    blocks = []
+    for i, o in enumerate(out_leaves):
+        per_input = []
+        for j, x in enumerate(flat):
+            shape = tuple(o.shape) + tuple(x.shape)
+            if cols[j]:
+                col = stack([c[i].reshape(-1) for c in cols[j]], -1)
+                per_input.append(col.reshape(shape))
+            else:
+                per_input.append(zeros(shape, dtype=o.dtype, device=o.device))
+        packed, at = [], 0
+        for g in groups:
+            packed.append(per_input[at:at + len(g)])
+            at += len(g)
+        packed = [tree_unflatten(p, spec) for p, spec in zip(packed, specs)]
+        blocks.append(packed[0] if single else tuple(packed))
+    create = outer > 0 or any(x.requires_grad for x in flat)
+    if not create:
+        blocks = [_detach_tree(b) for b in blocks]
+        aux = _detach_tree(aux)
+    jac = tree_unflatten(blocks, out_spec)
+    return (jac, aux) if has_aux else jac
 
 
 def hessian(func, argnums=0):

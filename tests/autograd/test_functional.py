@@ -184,3 +184,56 @@ def test_results_are_detached_without_create_graph():
     assert not out.requires_grad and not g.requires_grad
     assert not F.jacobian(lambda t: t.exp(), x).requires_grad
     assert x.grad is None
+
+
+# -- forward-mode strategies (forward AD) --------------------------------------------------
+def _fwd_used(fn):
+    """Run fn and report whether a forward-AD level was entered meanwhile."""
+    from narae.autograd import forward_ad
+    entered = []
+    orig = forward_ad.enter_dual_level
+
+    def spy():
+        entered.append(True)
+        return orig()
+    forward_ad.enter_dual_level = spy
+    try:
+        out = fn()
+    finally:
+        forward_ad.enter_dual_level = orig
+    return out, bool(entered)
+
+
+def test_jacobian_forward_mode_tuple_inputs_and_outputs():
+    x, y = randn(2, 3), randn(2, 3)
+    ours, used = _fwd_used(lambda: F.jacobian(lambda a, b: f_multi(nr, a, b),
+                                              (_t(nr, x), _t(nr, y)), vectorize=True,
+                                              strategy="forward-mode"))
+    assert used
+    _same(ours, TF.jacobian(lambda a, b: f_multi(torch, a, b), (_t(torch, x), _t(torch, y))))
+
+
+def test_jacobian_forward_mode_create_graph():
+    def fn(m, Fm, x):
+        xr = x.clone().requires_grad_(True)
+        kw = dict(vectorize=True, strategy="forward-mode") if m is nr else {}
+        j = Fm.jacobian(lambda t: f_single(m, t), xr, create_graph=True, **kw)
+        (g,) = m.autograd.grad((j * j).sum(), xr)
+        return j, g
+    _both(fn, randn(2, 3))
+    j = F.jacobian(lambda t: t.sin(), _t(nr, randn(3)), vectorize=True, strategy="forward-mode")
+    assert not j.requires_grad
+
+
+def test_hessian_forward_over_reverse():
+    def fn(m, Fm, x, y):
+        kw = dict(vectorize=True, outer_jacobian_strategy="forward-mode")
+        if m is nr:
+            h, used = _fwd_used(lambda: Fm.hessian(lambda a, b: f_scalar2(m, a, b), (x, y),
+                                                   **kw))
+            assert used
+            return h
+        return Fm.hessian(lambda a, b: f_scalar2(m, a, b), (x, y))
+    _both(fn, randn(3), randn(2))
+    _both(lambda m, Fm, x: Fm.hessian(lambda t: f_scalar(m, t), x, vectorize=True,
+                                      outer_jacobian_strategy="forward-mode"), randn(2, 2))
