@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -33,3 +35,11 @@ def test_custom_function_example_trains_binary_weights():
     assert "gradcheck of its backward: True" in text
     accs = [float(a) for a in re.findall(r"test accuracy ([\d.]+)", text)]
     assert len(accs) == 2 and accs[1] > 0.8
+
+
+def test_export_onnx_example_matches_onnxruntime():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    text = _run("export_onnx.py")
+    assert float(re.search(r"max \|difference\| = (\S+),", text).group(1)) < 1e-4
+    assert "same predicted class for 100%" in text
