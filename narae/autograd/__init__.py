@@ -38,7 +38,8 @@ def _root_grads(outputs, grad_outputs):
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs (got "
                                    f"shape {tuple(out.shape)}); pass grad_outputs")
-            g = Tensor(get_array_module(out._data).ones_like(out._data))
+            xp = get_array_module(out._data)  # (from the shape: under vmap _data is a stand-in)
+            g = Tensor(xp.ones(tuple(out.shape), dtype=out._data.dtype))
         else:
             check_same_device(out._data, g._data, "autograd.grad (grad_outputs)")
             if g.shape != out.shape:

@@ -2,9 +2,9 @@
 
 ``grad``/``jacrev`` run ``autograd.grad`` on fresh leaves (recording the backward when an
 outer transform needs it, so transforms nest); ``jvp``/``jacfwd``/``linearize`` run
-forward-mode AD (narae.autograd.forward_ad); ``vmap`` is a Python loop over the batch
-dimension whose results are stacked. ``functional_call`` runs a module with
-parameters and buffers swapped for given tensors.
+forward-mode AD (narae.autograd.forward_ad); ``vmap`` runs the function once on batched
+tensors (narae/func/_batching.py), falling back to a per-sample loop where it must;
+``functional_call`` runs a module with parameters and buffers swapped for given tensors.
 """
 from .functional_call import functional_call, stack_module_state
 from .transforms import grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian, linearize
