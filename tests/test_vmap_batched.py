@@ -562,3 +562,21 @@ def test_layer_is_removed_and_functions_restored():
     with pytest.raises(ZeroDivisionError):
         nfunc.vmap(lambda t: 1 / 0)(nr.ones(3, 2))
     assert not engine.is_instrumented("vmap") and F.cross_entropy is ce
+
+
+def test_vmap_backward_through_nodes_an_earlier_vmap_recorded():
+    """Nodes recorded by one vmap are ordinary nodes to a later vmap (jacrev of jacrev)."""
+    nr.manual_seed(0)
+    x = nr.randn(3, dtype=nr.float64, requires_grad=True)
+    w = nr.randn(3, 3, dtype=nr.float64)
+    eye = nr.eye(3, dtype=nr.float64)
+    y = (x ** 3).sum() * nr.cos(x)
+
+    def row(v):
+        return nr.autograd.grad(y, x, v, retain_graph=True, create_graph=True)[0]
+    out = (nr.func.vmap(row)(eye) * w).sum(1)
+
+    def row2(v):
+        return nr.autograd.grad(out, x, v, retain_graph=True)[0]
+    looped = nr.stack([row2(eye[i]) for i in range(3)])
+    np.testing.assert_allclose(nr.func.vmap(row2)(eye).numpy(), looped.numpy(), rtol=1e-12)

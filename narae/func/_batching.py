@@ -491,15 +491,16 @@ def _wrap_array(array, lvl, requires_grad=False):
 def wrap(t, lvl):
     """The BatchedTensor standing for plain batch-first ``t`` (same node in the graph).
 
-    Its node is marked: it computes on batch-first arrays, so in backward it is handed plain
-    batch-first gradients (``_backward_layer``). Callers give it tensors whose node output
+    Its node is marked with the level: it computes on batch-first arrays, so in a backward
+    inside this vmap it is handed plain batch-first gradients (``_backward_layer``); to a
+    later vmap it is an ordinary node. Callers give it tensors whose node output
     is used through the BatchedTensor only, so that node's gradients never mix a batched
     gradient with plain batch-first ones.
     """
     b = _wrap_array(t._data, lvl, t.requires_grad)
     fn = t._creator
     if fn is not None:
-        fn._vmap_batched = True
+        fn._vmap_batched = lvl  # batch-first for this vmap only: a later one sees plain arrays
     b._creator, b._out_idx, b._gen, b._version = fn, t._out_idx, t._gen, t._version
     return b
 
@@ -731,7 +732,7 @@ def _backward_layer(fn, gys, inner):
     Other nodes (ops recorded on unbatched tensors) keep BatchedTensor gradients: their
     backward then runs batched through the call layer (``vmap(vjp_fn)(cotangents)``).
     """
-    if not fn.__dict__.get("_vmap_batched"):
+    if fn.__dict__.get("_vmap_batched") is not _current:
         lvl = _current
         if lvl is not None and lvl.active:
             gys = _batch_logical_grads(fn, gys, lvl)

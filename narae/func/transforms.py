@@ -377,7 +377,8 @@ def linearize(func, *primals):
 
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
-    """``f -> J``: the Jacobian by reverse mode, one backward per output element.
+    """``f -> J``: the Jacobian by reverse mode, all output elements' backward passes in one
+    ``vmap``-batched backward over the rows of the identity (torch's way).
 
     The result nests like torch's: the output's structure, each leaf holding the argument's
     structure (a tuple over ``argnums`` when it is a tuple), each Jacobian block of shape
@@ -391,7 +392,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
         from ..autograd import grad as autograd_grad
         from ..backend import get_array_module
         from ..creation import zeros
-        from ..ops.shape import stack
+        from .vmap import vmap
         Tensor = _Tensor()
         outer = _depth.level
         _depth.level += 1
@@ -413,16 +414,21 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
                     rows = [[] for _ in prep.flat]
                     if o.requires_grad and n:
                         eye = get_array_module(o._data).eye(n, dtype=o._data.dtype)
-                        for k in range(n):
-                            onehot = Tensor(eye[k].reshape(o.shape))
+                        basis = Tensor(eye.reshape((n,) + tuple(o.shape)))
+
+                        def vjp_row(onehot, o=o):
                             gs = autograd_grad(o, prep.flat, onehot, retain_graph=True,
                                                create_graph=create, allow_unused=True)
-                            for j, (g, x) in enumerate(zip(gs, prep.flat)):
-                                rows[j].append(_zeros_like(x) if g is None else g)
+                            return tuple(_zeros_like(x) if g is None else g
+                                         for g, x in zip(gs, prep.flat))
+                        # all rows in one batched backward (vmap falls back to a loop where
+                        # an op has no batching rule)
+                        for j, g in enumerate(vmap(vjp_row, chunk_size=chunk_size)(basis)):
+                            rows[j] = [g]
                     per_input = []
                     for j, x in enumerate(prep.flat):
                         shape = tuple(o.shape) + tuple(x.shape)
-                        per_input.append(stack(rows[j], 0).reshape(shape) if rows[j] else
+                        per_input.append(rows[j][0].reshape(shape) if rows[j] else
                                          zeros(shape, dtype=x.dtype, device=x.device))
                     blocks.append(prep.pack(per_input))
         finally:
