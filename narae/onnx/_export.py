@@ -8,6 +8,7 @@ import numpy as np
 from ..autograd import engine, grad_mode
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..ops import norm as _norm
 from ..tensor import Tensor
 from . import _trace
 from ._graph import Graph
@@ -243,6 +244,12 @@ def _patch_plain_ops():
     orig = Tensor.__dict__["_take_over"]
     undo.append((Tensor, "_take_over", orig))
     Tensor._take_over = _trace.take_over_layer(orig)
+    # eval-mode batch norm, a scale and shift over several ops (one fused op on the GPU
+    # kernels): one BatchNormalization node with the running statistics as its inputs
+    orig = _norm._affine_eval
+    undo.append((_norm, "_affine_eval", orig))
+    _norm._affine_eval = _trace.composite_layer(
+        orig, "batch_norm_eval", (True, True, True, True, True, False))
     return undo
 
 

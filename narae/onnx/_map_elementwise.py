@@ -85,32 +85,18 @@ def where(op):
     return op.g.node("Where", [op.x(0), op.x(1), op.x(2)])
 
 
-_ROUNDING = {"floor": "Floor", "ceil": "Ceil", "trunc": None, "round": "Round"}
-
-
 @maps(M._NoGrad)
 def no_grad_fn(op):
-    """sign, floor, ceil, round, trunc: told apart by the array function they call."""
-    fn = op.fn.fn
-    if fn is M._sign_array:
-        return op.g.node("Sign", [op.x(0)])
-    names = set(getattr(getattr(fn, "__code__", None), "co_names", ()))
-    if "floor_divide" in names:
-        return op.unsupported("floor_divide")
-    if "round" in names and fn.__code__.co_argcount == 2 and "decimals" in \
-            fn.__code__.co_freevars:
-        dec = dict(zip(fn.__code__.co_freevars,
-                       (c.cell_contents for c in fn.__closure__)))["decimals"]
-        if dec != 0:
+    """sign, floor, ceil, round, trunc: told apart by the op's ``kind``."""
+    name, g = op.fn.kind, op.g
+    if name in ("sign", "floor", "ceil", "round"):
+        if name == "round" and op.fn.params and op.fn.params[0] != 0:
             return op.unsupported("round with decimals")
-    for key, onnx_op in _ROUNDING.items():
-        if key in names:
-            x = op.x(0)
-            if key == "trunc":  # trunc(x) = sign(x) * floor(|x|)
-                return op.g.node("Mul", [op.g.node("Sign", [x]),
-                                         op.g.node("Floor", [op.g.node("Abs", [x])])])
-            return op.g.node(onnx_op, [x])
-    return op.unsupported("unknown piecewise-constant function")
+        return g.node(name.capitalize(), [op.x(0)])
+    if name == "trunc":  # trunc(x) = sign(x) * floor(|x|)
+        x = op.x(0)
+        return g.node("Mul", [g.node("Sign", [x]), g.node("Floor", [g.node("Abs", [x])])])
+    return op.unsupported(name or "a piecewise-constant function with no ONNX mapping")
 
 
 # --- activations -------------------------------------------------------------------------
@@ -124,32 +110,25 @@ def log_softmax(op):
     return op.g.node("LogSoftmax", [op.x(0)], axis=int(op.fn.axis))
 
 
-def _closure(fn):
-    code = getattr(fn, "__code__", None)
-    if code is None or not fn.__closure__:
-        return {}
-    return dict(zip(code.co_freevars, (c.cell_contents for c in fn.__closure__)))
-
-
 @maps(A.PiecewiseLinear)
 def piecewise(op):
-    """leaky_relu, hardtanh, hardsigmoid, threshold, hard/softshrink (closures of _leaky...)."""
-    fn, g, x = op.fn.fn, op.g, op.x(0)
-    where_made = getattr(fn, "__qualname__", "").split(".")[0]
-    c = _closure(fn)
-    if where_made == "_leaky":
-        return g.node("LeakyRelu", [x], alpha=float(c["slope"]))
-    if where_made == "_hardtanh":
-        return g.node("Clip", [x, op.scalar(c["lo"]), op.scalar(c["hi"])])
-    if fn is A._hardsigmoid:
+    """leaky_relu, hardtanh, hardsigmoid, threshold, hard/softshrink: by the op's ``kind``."""
+    kind, p, g, x = op.fn.kind, op.fn.params, op.g, op.x(0)
+    if kind == "leaky_relu":
+        return g.node("LeakyRelu", [x], alpha=float(p[0]))
+    if kind == "hardtanh":
+        return g.node("Clip", [x, op.scalar(p[0]), op.scalar(p[1])])
+    if kind == "hardsigmoid":
         return g.node("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
-    if where_made == "_threshold":
-        keep = g.node("Greater", [x, op.scalar(c["th"])])
-        return g.node("Where", [keep, x, op.scalar(c["value"])])
-    if where_made == "_shrink":
-        lambd = float(c["lambd"])
-        return g.node("Shrink", [x], lambd=lambd, bias=lambd if c["soft"] else 0.0)
-    return op.unsupported("a training-mode random slope (rrelu) or an unknown function")
+    if kind == "threshold":
+        keep = g.node("Greater", [x, op.scalar(p[0])])
+        return g.node("Where", [keep, x, op.scalar(p[1])])
+    if kind in ("hardshrink", "softshrink"):
+        lambd = float(p[0])
+        return g.node("Shrink", [x], lambd=lambd, bias=lambd if kind == "softshrink" else 0.0)
+    if kind == "rrelu":
+        return op.unsupported("rrelu in training mode (a random slope per element)")
+    return op.unsupported(f"piecewise-linear function {kind or 'of unknown kind'}")
 
 
 @maps(A.ELU)

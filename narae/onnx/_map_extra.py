@@ -142,14 +142,20 @@ def _adaptive_windows(n, out):
 def plane_gather(op):
     """adaptive_max_pool: the max over each adaptive window, one spatial axis at a time
     (a Gather of the window's taps and a ReduceMax). The argmax indices the op kept are data
-    dependent, so the windows are rebuilt from the sizes and checked against the traced
-    result (fractional max pooling, whose windows are random, is refused)."""
+    dependent, so the windows are rebuilt from the sizes. The op's ``kind`` says which pool
+    made it; fractional max pooling, whose windows are random, is refused. (Without a kind
+    the rebuilt windows are checked against the traced result instead.)"""
     g = op.g
-    src = to_numpy(op.inputs[0]._data)
+    kind = getattr(op.fn, "kind", None)
+    if kind == "fractional_max":
+        return op.unsupported("fractional max pooling (random windows)")
+    if kind is not None and kind != "adaptive_max":
+        return op.unsupported(f"a gather of kind {kind}, not an adaptive max pool")
     in_hw, out_hw = op.in_shape(0)[2:], op.out_shape()[2:]
     if len(in_hw) != len(out_hw):
         return op.unsupported("a gather that is not an adaptive max pool")
-    y, check = op.x(0), src
+    y = op.x(0)
+    check = to_numpy(op.inputs[0]._data) if kind is None else None
     for i, (n, o) in enumerate(zip(in_hw, out_hw)):
         if n == o:
             continue
@@ -157,9 +163,10 @@ def plane_gather(op):
         table = _adaptive_windows(n, o)
         y = g.reduce("ReduceMax", g.node("Gather", [y, g.const(table)], axis=axis),
                      [axis + 1], False)
-        check = np.take(check, table, axis=axis).max(axis=axis + 1)
-    if check.shape != op.out_shape() or not np.array_equal(
-            check, to_numpy(op.outputs[0]._data), equal_nan=True):
+        if check is not None:
+            check = np.take(check, table, axis=axis).max(axis=axis + 1)
+    if check is not None and (check.shape != op.out_shape() or not np.array_equal(
+            check, to_numpy(op.outputs[0]._data), equal_nan=True)):
         return op.unsupported("a gather that is not an adaptive max pool (random windows)")
     return y
 

@@ -228,6 +228,8 @@ def normalize(op):
 
 @maps(N.BatchNormEval)
 def batch_norm_eval(op):
+    """The fused eval batch-norm op met outside ``_affine_eval`` (which the trace maps as a
+    whole, below): its folded statistics as anonymous constants."""
     g, x = op.g, op.x(0)
     shape = (1, -1) + (1,) * (len(op.in_shape(0)) - 2)
     dt = op.in_dtype(0)
@@ -239,6 +241,35 @@ def batch_norm_eval(op):
     if op.fn.has_bias:
         y = g.node("Add", [y, op.x(len(op.inputs) - 1)])
     return y
+
+
+@maps("batch_norm_eval")
+def batch_norm_with_running_stats(op):
+    """Eval-mode batch norm (and instance norm on running statistics): one ONNX
+    BatchNormalization, y = (x - mean) / sqrt(var + eps) * scale + B, whose mean and var are
+    the running statistics (named initializers ``bn.running_mean``...), traced as narae's
+    scale-and-shift ops on the CPU or as the fused kernel op on the GPU alike."""
+    present, eps = op.fn_args
+    g = op.g
+    c = op.in_shape(0)[1]
+    dt = op.in_dtype(0)
+    args, k = [], 0
+    for have in present:  # (input, mean, var, weight, bias), None where absent
+        args.append(k if have else None)
+        k += int(have)
+    _, mean, var, weight, bias = args
+
+    def channel(i, default):
+        if i is None:
+            return g.const(np.full((c,), default, dt))
+        name = op.x(i)
+        if op.in_shape(i) != (c,):
+            name = g.reshape(name, [c])
+        if op.in_dtype(i) != dt:  # (opset 15 allows mixed types, onnxruntime not all)
+            name = g.cast(name, dt)
+        return name
+    ins = [op.x(0), channel(weight, 1), channel(bias, 0), channel(mean, 0), channel(var, 1)]
+    return g.node("BatchNormalization", ins, epsilon=float(eps))
 
 
 @maps(At.Attention)

@@ -343,12 +343,10 @@ def extreme(op):
 @maps(R.Select)
 def select(op):
     """max/min along a dim: (values, indices) as ReduceMax + ArgMax (first index wins)."""
-    pick = op.fn.pick
-    names = getattr(pick, "__code__", None)
-    if names is None or "is_max" not in pick.__code__.co_freevars:
-        return op.unsupported("only max/min along a dim are exported (not median/mode)")
-    is_max = dict(zip(pick.__code__.co_freevars,
-                      (c.cell_contents for c in pick.__closure__)))["is_max"]
+    kind = op.fn.kind
+    if kind not in ("max", "min"):
+        return op.unsupported(f"only max/min along a dim are exported (not {kind or 'this'})")
+    is_max = kind == "max"
     g, x, axis, keep = op.g, op.x(0), int(op.fn.axis), int(bool(op.fn.keepdim))
     vals = g.reduce("ReduceMax" if is_max else "ReduceMin", x, [axis], keep)
     idx = g.node("ArgMax" if is_max else "ArgMin", [x], axis=axis, keepdims=keep)

@@ -6,7 +6,9 @@ an array that came out of a traced op (or is a graph input) has a value name; a 
 or buffer's array is an initializer named by its ``state_dict`` key; any other array is a
 constant. An op whose inputs are all constants is not exported: its result is a constant
 too (constant folding). Comparisons and argmax, which are not Functions, are traced by
-wrapping their Tensor methods for the duration of the trace.
+wrapping their Tensor methods for the duration of the trace; eval-mode batch norm, several
+ops on the CPU and one fused op on the GPU, is wrapped as a whole (``composite_layer``) so
+that both export as one node.
 """
 import numpy as np
 
@@ -102,6 +104,7 @@ class Tracer:
         self.probe = None             # output shapes per Function call from the probe run
         self.probe_mismatch = False   # the probe run called other ops than the trace
         self.input_dims = {}          # (traced, probe size) -> (graph input, axis)
+        self.muted = 0                # > 0 inside a composite exported as one node
 
     # -- values ---------------------------------------------------------------------------
     def is_live(self, t):
@@ -183,6 +186,8 @@ class Tracer:
                     self.probe_mismatch = True
                     self.probe, probe = None, None
             self.calls += 1
+        if self.muted:  # a step of a composite whose own mapping writes the nodes
+            return
         live = [t for t in inputs if self.is_live(t)]
         if not live:
             for t in inputs:
@@ -235,6 +240,29 @@ def take_over_layer(orig):
             tr.versions[id(self._data)] = (self._version, self._version[0])
         return out
     return traced_take_over
+
+
+def composite_layer(orig, key, tensor_args):
+    """Wrap a function made of several narae ops (eval-mode batch norm) so that the trace
+    maps it as one op, ``key``: its steps run as always but are not exported one by one.
+    ``tensor_args`` tells the Tensor arguments (the op's inputs, None where absent) from the
+    others (the mapping's ``fn_args``). Used only when its first argument is a traced value."""
+    def traced_composite(*args):
+        tr = _active[0]
+        if tr is None or tr.muted or not tr.is_live(args[0]):
+            return orig(*args)
+        tr.muted += 1
+        try:
+            out = orig(*args)
+        finally:
+            tr.muted -= 1
+        inputs = tuple(a for a, is_t in zip(args, tensor_args) if is_t and a is not None)
+        present = tuple(a is not None for a, is_t in zip(args, tensor_args) if is_t)
+        others = tuple(a for a, is_t in zip(args, tensor_args) if not is_t)
+        tr.on_call(None, inputs, out, key=key, fn_args=(present,) + others)
+        return out
+    traced_composite.__name__ = getattr(orig, "__name__", key)
+    return traced_composite
 
 
 def probe_layer(shapes):

@@ -236,11 +236,15 @@ class PiecewiseLinearGrad(Function):
 
 
 class PiecewiseLinear(Function):
-    """y, slope = ``fn(xp, x)`` in one pass; the slope is kept for ``PiecewiseLinearGrad``."""
+    """y, slope = ``fn(xp, x)`` in one pass; the slope is kept for ``PiecewiseLinearGrad``.
+
+    ``kind`` and ``params`` name the function and its constants ("leaky_relu", (0.01,)) so
+    that readers of the graph (the ONNX exporter) need not look inside ``fn``.
+    """
     uses_inputs = False
 
-    def __init__(self, fn):
-        self.fn = fn
+    def __init__(self, fn, kind=None, params=()):
+        self.fn, self.kind, self.params = fn, kind, params
 
     def forward(self, x):
         y, self.slope = self.fn(get_array_module(x), x)
@@ -547,7 +551,8 @@ def relu6(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(_leaky(negative_slope))(x))
+    return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(
+        _leaky(negative_slope), "leaky_relu", (negative_slope,))(x))
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -555,11 +560,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val="
                          f"{min_val}, max_val={max_val})")
     return _maybe_inplace(input, inplace,
-                          lambda x: PiecewiseLinear(_hardtanh(min_val, max_val))(x))
+                          lambda x: PiecewiseLinear(
+                              _hardtanh(min_val, max_val), "hardtanh", (min_val, max_val))(x))
 
 
 def hardsigmoid(input, inplace=False):
-    return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(_hardsigmoid)(x))
+    return _maybe_inplace(input, inplace,
+                          lambda x: PiecewiseLinear(_hardsigmoid, "hardsigmoid")(x))
 
 
 def hardswish(input, inplace=False):
@@ -569,17 +576,18 @@ def hardswish(input, inplace=False):
 def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else ``value``."""
     return _maybe_inplace(input, inplace,
-                          lambda x: PiecewiseLinear(_threshold(threshold, value))(x))
+                          lambda x: PiecewiseLinear(
+                              _threshold(threshold, value), "threshold", (threshold, value))(x))
 
 
 def hardshrink(input, lambd=0.5):
-    return PiecewiseLinear(_shrink(lambd, False))(input)
+    return PiecewiseLinear(_shrink(lambd, False), "hardshrink", (lambd,))(input)
 
 
 def softshrink(input, lambd=0.5):
     if lambd < 0:
         raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, got {lambd}")
-    return PiecewiseLinear(_shrink(lambd, True))(input)
+    return PiecewiseLinear(_shrink(lambd, True), "softshrink", (lambd,))(input)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
@@ -593,7 +601,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     def fn(xp, x):
         slope = xp.where(x <= 0, r, 1).astype(x.dtype)
         return x * slope, slope
-    return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(fn)(x))
+    return _maybe_inplace(input, inplace,
+                          lambda x: PiecewiseLinear(fn, "rrelu", (lower, upper))(x))
 
 
 def prelu(input, weight):
@@ -712,7 +721,8 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 def threshold_(input, threshold, value):
     """In-place threshold."""
     return _maybe_inplace(input, True,
-                          lambda x: PiecewiseLinear(_threshold(threshold, value))(x))
+                          lambda x: PiecewiseLinear(
+                              _threshold(threshold, value), "threshold", (threshold, value))(x))
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):

@@ -375,11 +375,16 @@ class Clamp(Function):
 
 
 class _NoGrad(Function):
-    """Piecewise-constant functions (sign, floor, round...): zero gradient everywhere."""
+    """Piecewise-constant functions (sign, floor, round...): zero gradient everywhere.
+
+    ``kind`` says which function ``fn`` computes ("floor", ...) and ``params`` its constants
+    (round's decimals), for readers of the graph such as the ONNX exporter. (Not ``name``:
+    that is every Function's node name, which the profiler reads.)
+    """
     uses_inputs = False
 
-    def __init__(self, fn):
-        self.fn = fn
+    def __init__(self, fn, kind=None, params=()):
+        self.fn, self.kind, self.params = fn, kind, params
 
     def forward(self, x):
         return self.fn(get_array_module(x), x)
@@ -562,7 +567,7 @@ def where(condition, input=None, other=None):
 
 
 def sign(input):
-    return _NoGrad(_sign_array)(input)
+    return _NoGrad(_sign_array, "sign")(input)
 
 
 def _sign_array(xp, x):
@@ -574,24 +579,24 @@ def _sign_array(xp, x):
 
 
 def floor(input):
-    return _NoGrad(lambda xp, x: xp.floor(x))(input)
+    return _NoGrad(lambda xp, x: xp.floor(x), "floor")(input)
 
 
 def ceil(input):
-    return _NoGrad(lambda xp, x: xp.ceil(x))(input)
+    return _NoGrad(lambda xp, x: xp.ceil(x), "ceil")(input)
 
 
 def round(input, *, decimals=0):
-    return _NoGrad(lambda xp, x: xp.round(x, decimals))(input)
+    return _NoGrad(lambda xp, x: xp.round(x, decimals), "round", (decimals,))(input)
 
 
 def trunc(input):
-    return _NoGrad(lambda xp, x: xp.trunc(x))(input)
+    return _NoGrad(lambda xp, x: xp.trunc(x), "trunc")(input)
 
 
 def floor_divide(input, other):
     a, b = binary_operands(input, other)
-    return _NoGrad(lambda xp, x: xp.floor_divide(x, b._data))(a)
+    return _NoGrad(lambda xp, x: xp.floor_divide(x, b._data), "floor_divide")(a)
 
 
 def remainder(input, other):
@@ -604,7 +609,7 @@ def fmod(input, other):
     """C-style modulo (sign of the dividend)."""
     a, b = binary_operands(input, other)
     return a - trunc(a / b).detach() * b if is_floating(a._data.dtype) else \
-        _NoGrad(lambda xp, x: xp.fmod(x, b._data))(a)
+        _NoGrad(lambda xp, x: xp.fmod(x, b._data), "fmod")(a)
 
 
 def lerp(input, end, weight):

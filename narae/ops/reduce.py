@@ -189,11 +189,15 @@ class TakeAlong(Function):
 
 
 class Select(Function):
-    """values and indices along one axis from a function computing the indices (argmax...)."""
+    """values and indices along one axis from a function computing the indices (argmax...).
+
+    ``kind`` ("max", "min", "median") names what ``pick`` selects, for readers of the graph
+    such as the ONNX exporter.
+    """
     uses_inputs = False
 
-    def __init__(self, pick, axis, keepdim):
-        self.pick, self.axis, self.keepdim = pick, axis, keepdim
+    def __init__(self, pick, axis, keepdim, kind=None):
+        self.pick, self.axis, self.keepdim, self.kind = pick, axis, keepdim, kind
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -430,7 +434,7 @@ def _extreme(input, dim, keepdim, other, is_max):
     _nonempty(input, (axis,), name)
     if input.ndim == 0:
         return _values_indices(name)(Sum((), False)(input), _zero_index(input))
-    vals, idx = Select(_pick_arg(is_max), axis, keepdim)(input)
+    vals, idx = Select(_pick_arg(is_max), axis, keepdim, name)(input)
     return _values_indices(name)(vals, idx.detach())
 
 
@@ -609,12 +613,12 @@ def median(input, dim=None, keepdim=False):
     if dim is None:
         _nonempty(input, tuple(range(input.ndim)), "median")
         flat = reshape(input, (-1,)) if input.ndim != 1 else input
-        return Select(_lower_median, 0, False)(flat)[0]
+        return Select(_lower_median, 0, False, "median")(flat)[0]
     axis = normalize_dim(dim, input.ndim)
     _nonempty(input, (axis,), "median")
     if input.ndim == 0:
         return _values_indices("median")(Sum((), False)(input), _zero_index(input))
-    vals, idx = Select(_lower_median, axis, keepdim)(input)
+    vals, idx = Select(_lower_median, axis, keepdim, "median")(input)
     return _values_indices("median")(vals, idx.detach())
 
 

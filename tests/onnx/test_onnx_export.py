@@ -698,3 +698,155 @@ def test_signature_mirrors_torch():
     assert list(ours.parameters) == list(theirs.parameters)
     for name, p in theirs.parameters.items():
         assert ours.parameters[name].kind == p.kind, name
+
+
+# --- ops told apart by explicit attributes (kind, params), never by their closures ----------
+def test_piecewise_linear_ops_carry_kind_and_params():
+    F = nn.functional
+    x = t(randn(2, 3)).requires_grad_()  # (so that each result records its op)
+    cases = [(F.leaky_relu(x, 0.3), "leaky_relu", (0.3,)),
+             (F.hardtanh(x, -0.5, 0.7), "hardtanh", (-0.5, 0.7)),
+             (F.relu6(x), "hardtanh", (0.0, 6.0)),
+             (F.hardsigmoid(x), "hardsigmoid", ()),
+             (F.threshold(x, 0.1, -1.0), "threshold", (0.1, -1.0)),
+             (F.hardshrink(x, 0.4), "hardshrink", (0.4,)),
+             (F.softshrink(x, 0.2), "softshrink", (0.2,)),
+             (F.rrelu(x, 0.1, 0.3, training=True), "rrelu", (0.1, 0.3))]
+    for y, kind, params in cases:
+        assert (y._creator.kind, y._creator.params) == (kind, params)
+    assert narae.floor(x)._creator.kind == "floor"
+    assert narae.round(x, decimals=2)._creator.params == (2,)
+    assert x.max(1).values._creator.kind == "max" and x.min(0)[0]._creator.kind == "min"
+    assert x.median(1).values._creator.kind == "median"
+
+
+class InPlaceActivations(nn.Module):
+    def forward(self, x):
+        F = nn.functional
+        y = F.leaky_relu(x * 1, 0.25, inplace=True)
+        z = F.threshold_(x * 2, 0.5, 3.0)
+        w = F.hardtanh_(x * 3, -2.0, 1.5)
+        return y, z, w, F.hardsigmoid(x, inplace=False), F.softshrink(x, 0.0)
+
+
+def test_piecewise_linear_in_place_and_functional_forms():
+    proto = export_and_compare(InPlaceActivations(), t(randn(2, 5) * 3))
+    leaky = [n for n in proto.graph.node if n.op_type == "LeakyRelu"]
+    assert len(leaky) == 1 and abs(leaky[0].attribute[0].f - 0.25) < 1e-7
+
+
+class Refused(nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, x):
+        return self.f(x)
+
+
+@pytest.mark.parametrize("f,match", [
+    (lambda x: x.round(decimals=1), "round with decimals"),
+    (lambda x: x // 2, "floor_divide"),
+    (lambda x: x.median(1).values, "not median"),
+    (lambda x: nn.functional.rrelu(x, training=True), "rrelu in training mode"),
+    (lambda x: x.sgn(), "piecewise-constant"),
+], ids=["round_decimals", "floor_divide", "median", "rrelu_training", "sgn"])
+def test_ops_without_mapping_are_refused_by_kind(f, match):
+    with pytest.raises(narae.onnx.errors.UnsupportedOperatorError, match=match):
+        narae.onnx.export(Refused(f), (t(randn(2, 3)),), None)
+
+
+def test_round_with_zero_decimals_and_median_free_ops_export():
+    model = Refused(lambda x: (x * 3).round(decimals=0) + narae.ceil(x) + x.max(0).values)
+    export_and_compare(model, t(randn(3, 4)))
+
+
+def test_plane_gather_reads_its_kind(monkeypatch):
+    """ops/pool.py's _PlaneGather carries a ``kind`` once it stores one: the mapping trusts it
+    (no check against the traced values) and refuses fractional max pooling by it."""
+    from narae.ops import pool
+    monkeypatch.setattr(pool._PlaneGather, "kind", "adaptive_max", raising=False)
+    dynamic_batch(nn.AdaptiveMaxPool2d((2, 3)), t(randn(2, 3, 5, 7)), t(randn(3, 3, 5, 7)))
+    monkeypatch.setattr(pool._PlaneGather, "kind", "fractional_max", raising=False)
+    with pytest.raises(narae.onnx.errors.UnsupportedOperatorError, match="random windows"):
+        narae.onnx.export(nn.AdaptiveMaxPool2d(2), (t(randn(1, 2, 5, 5)),), None)
+
+
+def test_mappings_do_not_read_closures_or_source():
+    import pathlib
+    root = pathlib.Path(narae.onnx.__file__).parent
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        for word in ("__closure__", "__code__", "co_freevars", "co_names", "__qualname__"):
+            assert word not in text, (path.name, word)
+
+
+# --- eval-mode batch norm: one BatchNormalization on the running statistics ------------------
+def _trained_bn_model(bn):
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), bn, nn.ReLU())
+    model.train()
+    with narae.no_grad():  # non-trivial running statistics
+        model(t(randn(6, 2, 5, 5) * 2 + 1))
+    return model.eval()
+
+
+def _bn_nodes(proto):
+    return [n for n in proto.graph.node if n.op_type == "BatchNormalization"]
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_batch_norm_eval_is_one_node_on_named_statistics(opset):
+    model = _trained_bn_model(nn.BatchNorm2d(3, eps=1e-3))
+    proto = dynamic_batch(model, t(randn(2, 2, 5, 5)), t(randn(3, 2, 5, 5)))
+    assert [n.op_type for n in proto.graph.node] == ["Conv", "BatchNormalization", "Relu"]
+    (node,) = _bn_nodes(proto)
+    assert list(node.input[1:]) == ["1.weight", "1.bias", "1.running_mean", "1.running_var"]
+    assert abs(node.attribute[0].f - 1e-3) < 1e-9
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    np.testing.assert_array_equal(inits["1.running_var"], model[1].running_var.numpy())
+    export_and_compare(model, t(randn(2, 2, 5, 5)), opset_version=opset)
+
+
+def test_batch_norm_eval_on_gpu_kernel_path_gives_the_same_graph():
+    """The GPU's fused BatchNormEval op (run here on the emulated kernels) exports as the
+    CPU's scale-and-shift ops do."""
+    from narae.backend import kernels
+    model = _trained_bn_model(nn.BatchNorm2d(3))
+    x = t(randn(2, 2, 5, 5))
+    want = narae.onnx.export(model, (x,), None)
+    with kernels.emulate():
+        assert type(model(x.requires_grad_())._creator.inputs[0]._creator).__name__ == \
+            "BatchNormEval"
+        got = narae.onnx.export(model, (x.detach(),), None)
+    assert [(n.op_type, list(n.input)) for n in got.graph.node] == \
+        [(n.op_type, list(n.input)) for n in want.graph.node]
+    assert len(_bn_nodes(got)) == 1
+
+
+@pytest.mark.parametrize("layer,shape", [
+    (lambda: nn.BatchNorm1d(3), (4, 3)),
+    (lambda: nn.BatchNorm1d(3, affine=False), (4, 3, 5)),
+    (lambda: nn.BatchNorm3d(2, momentum=None), (2, 2, 3, 3, 3)),
+    (lambda: nn.InstanceNorm2d(3, track_running_stats=True, affine=True), (2, 3, 4, 4)),
+], ids=["bn1d_2d_input", "bn1d_no_affine", "bn3d", "instance_running"])
+def test_batch_norm_eval_variants(layer, shape):
+    m = layer()
+    m.train()
+    with narae.no_grad():
+        m(t(randn(*shape) * 3 - 1))
+    big = (shape[0] + 2,) + shape[1:]
+    proto = dynamic_batch(m, t(randn(*shape)), t(randn(*big)))
+    assert [n.op_type for n in proto.graph.node] == ["BatchNormalization"]
+
+
+def test_batch_norm_functional_and_training_mode_keep_their_graphs():
+    F = nn.functional
+    mean, var = t(rand(3)), t(rand(3) + 0.5)
+    w = t(randn(3))
+    model = Refused(lambda x: F.batch_norm(x * 2, mean, var, w, None, False, 0.1, 1e-4) + x)
+    proto = export_and_compare(model, t(randn(2, 3, 4)))
+    assert len(_bn_nodes(proto)) == 1
+    bn = _trained_bn_model(nn.BatchNorm2d(3))
+    proto = narae.onnx.export(bn, (t(randn(2, 2, 5, 5)),), None,
+                              training=narae.onnx.TrainingMode.TRAINING)
+    assert not _bn_nodes(proto)  # batch statistics: the normalisation written out
