@@ -21,7 +21,10 @@ Three Functions wrap them (``_Conv``, ``_ConvTranspose``, ``_ConvWeight``) and t
 passes are again these Functions, so gradients of any order work, on either path.
 1-D convolutions are 2-D ones with a height of 1. 3-D convolutions take the channels-last
 array path (written for any number of spatial dims) on every device: NDHWC windows, one GEMM
-per batch block; the FFT and kernel paths are 2-D only.
+per batch block; the FFT and kernel paths are 2-D only. On the CPU an ungrouped conv with
+deep enough columns builds them per plane of its first spatial dim instead (k0 times smaller,
+see "im2col split along the first spatial dim") and computes a stride-1 input gradient as a
+conv with the flipped kernel (no col2im).
 """
 import itertools
 
@@ -164,6 +167,8 @@ def _conv_fwd(x, w, geom, out_size=None, b=None):
         if _use_fft(xp, C, O, *ksize, geom):
             return _fft_fwd(x, w, geom, *out, b)
     xpad = _padded_nhwc(xp, x, geom)
+    if _use_depth_split(xp, x, geom, ksize):
+        return _depth_split_fwd(xp, xpad, w, geom, out, b)
     wm = _wmat(w, g)
     y = xp.empty((N,) + out + (O,), x.dtype)
     for blk in _batch_blocks(xp, N, _prod(out) * _prod(ksize) * C * x.itemsize):
@@ -194,6 +199,8 @@ def _conv_bwd_input(gy, w, geom, size, keep=None):
             return _kernel_conv_bwd_input(xp, gy, w, geom, *size)
         if _use_fft(xp, Cg, O, *ksize, geom):
             return _fft_bwd_input(gy, w, geom, *size, keep)
+    if _full_correlation_ok(geom, ksize) and _use_depth_split(xp, gy, geom, ksize):
+        return _depth_split_bwd_input(xp, gy, w, geom, size)
     gyn = _channels_last(gy)
     K = _prod(ksize)
     wk = xp.ascontiguousarray(w.reshape(g, O // g, Cg, K).transpose(0, 3, 1, 2))
@@ -235,6 +242,8 @@ def _conv_bwd_weight(x, gy, geom, ksize, cache=None):
             return _fft_bwd_weight(x, gy, geom, *ksize, cache)
     xpad = _padded_nhwc(xp, x, geom)
     gyn = _channels_last(gy)
+    if _use_depth_split(xp, x, geom, ksize):
+        return _depth_split_bwd_weight(xp, xpad, gyn, geom, ksize)
     gw = None
     for blk in _batch_blocks(xp, N, _prod(out) * _prod(ksize) * C * x.itemsize):
         col = _im2col(xp, xpad[blk], ksize, out, geom)
@@ -251,6 +260,123 @@ def _conv_bwd_weight(x, gy, geom, ksize, cache=None):
         return xp.zeros((O, Cg) + ksize, x.dtype)
     return xp.ascontiguousarray(gw.reshape((O,) + ksize + (Cg,)).transpose(
         0, nd + 1, *range(1, nd + 1)))
+
+
+# --- CPU: im2col split along the first spatial dim ------------------------------------------
+# A full column matrix repeats every input value prod(kernel) times (9x for 3x3, 27x for 3^3),
+# and copying it costs more than the GEMM. Instead the columns are built over the kernel's
+# other dims and C only -- (kw, C) in 2-D, (kh, kw, C) in 3-D -- once for every padded plane
+# of the first spatial dim: k0 times smaller. Kernel offset k along that dim then reads the
+# planes k*d0, k*d0 + s0, ... of it (for s0 = 1 a contiguous block of rows), and the conv is
+# the sum of k0 GEMMs (the weight gradient: k0 GEMMs into its k0 slices). Used when those
+# GEMMs stay deep enough (prod(other kernel dims) * C >= _SPLIT_MIN_DEPTH): a 1-channel first
+# layer keeps the full im2col. ``DEPTH_SPLIT`` = False turns it off (tests compare both).
+DEPTH_SPLIT = True
+_SPLIT_MIN_DEPTH = 32
+
+
+def _use_depth_split(xp, x, geom, ksize):
+    return (DEPTH_SPLIT and x.ndim in (4, 5) and geom.groups == 1 and ksize[0] > 1
+            and xp.__name__ == "numpy" and _prod(ksize[1:]) * x.shape[1] >= _SPLIT_MIN_DEPTH)
+
+
+def _full_correlation_ok(geom, ksize):
+    """Stride 1, dilation 1 and no padding beyond k - 1: conv^T is a plain conv."""
+    return (all(v == 1 for v in geom.stride) and all(v == 1 for v in geom.dilation)
+            and all(p <= k - 1 for p, k in zip(geom.pad, [k for k in ksize for _ in (0, 1)])))
+
+
+def _plane_cols(xp, xpad, ksize, out, geom, buf):
+    """buf (n, P0, *out[1:], prod(ksize[1:])*C) <- the windows over the other spatial dims of
+    every padded plane of the first one."""
+    n, P0 = xpad.shape[:2]
+    C = xpad.shape[-1]
+    s = xpad.strides
+    rest = range(2, xpad.ndim - 1)
+    win = xp.lib.stride_tricks.as_strided(
+        xpad, (n, P0) + tuple(out[1:]) + tuple(ksize[1:]) + (C,),
+        (s[0], s[1]) + tuple(s[i] * geom.stride[i - 1] for i in rest)
+        + tuple(s[i] * geom.dilation[i - 1] for i in rest) + (s[-1],))
+    cols = buf[:n]
+    cols.reshape(win.shape)[...] = win
+    return cols
+
+
+def _depth_rows(cols, i, k, geom, o0):
+    """Image i's column rows for kernel offset k along the first dim: (o0*..., depth)."""
+    s0, d0 = geom.stride[0], geom.dilation[0]
+    v = cols[i, k * d0:k * d0 + s0 * (o0 - 1) + 1:s0]
+    return v.reshape(-1, v.shape[-1])  # (a view for s0 = 1, else one copy)
+
+
+def _depth_blocks(xp, xpad, ksize, out):
+    N, P0, C = xpad.shape[0], xpad.shape[1], xpad.shape[-1]
+    depth = _prod(ksize[1:]) * C
+    per_image = P0 * _prod(out[1:]) * depth
+    blocks = _batch_blocks(xp, N, per_image * xpad.itemsize)
+    n = max(b.stop - b.start for b in blocks) if N else 0
+    buf = xp.empty((n, P0) + tuple(out[1:]) + (depth,), xpad.dtype)
+    return blocks, buf
+
+
+def _depth_split_fwd(xp, xpad, w, geom, out, b=None):
+    """conv(x, w) (+ b) as a channels-last (N, *out, O) array (groups = 1)."""
+    N = xpad.shape[0]
+    O, C = w.shape[:2]
+    ksize = w.shape[2:]
+    nd = len(ksize)
+    wk = xp.ascontiguousarray(w.transpose(*range(2, nd + 2), 1, 0)).reshape(
+        ksize[0], -1, O)
+    y = xp.empty((N,) + tuple(out) + (O,), xpad.dtype)
+    if y.size == 0:
+        return y
+    blocks, buf = _depth_blocks(xp, xpad, ksize, out)
+    tmp = xp.empty((_prod(out), O), xpad.dtype)
+    for blk in blocks:
+        cols = _plane_cols(xp, xpad[blk], ksize, out, geom, buf)
+        for i in range(blk.stop - blk.start):
+            yi = y[blk.start + i].reshape(-1, O)
+            xp.matmul(_depth_rows(cols, i, 0, geom, out[0]), wk[0], out=yi)
+            for k in range(1, ksize[0]):
+                xp.matmul(_depth_rows(cols, i, k, geom, out[0]), wk[k], out=tmp)
+                yi += tmp
+    if b is not None:
+        y += b
+    return y
+
+
+def _depth_split_bwd_weight(xp, xpad, gyn, geom, ksize):
+    """The weight gradient (O, C, *k) from the padded channels-last input and the
+    channels-last output gradient (groups = 1)."""
+    N, C = xpad.shape[0], xpad.shape[-1]
+    O = gyn.shape[-1]
+    out = gyn.shape[1:-1]
+    nd = len(ksize)
+    depth = _prod(ksize[1:]) * C
+    gw = xp.zeros((ksize[0], O, depth), xpad.dtype)
+    if N and _prod(out):
+        blocks, buf = _depth_blocks(xp, xpad, ksize, out)
+        tmp = xp.empty((O, depth), xpad.dtype)
+        for blk in blocks:
+            cols = _plane_cols(xp, xpad[blk], ksize, out, geom, buf)
+            for i in range(blk.stop - blk.start):
+                gi = gyn[blk.start + i].reshape(-1, O).T
+                for k in range(ksize[0]):
+                    xp.matmul(gi, _depth_rows(cols, i, k, geom, out[0]), out=tmp)
+                    gw[k] += tmp
+    gw = gw.reshape((ksize[0], O) + tuple(ksize[1:]) + (C,))
+    return xp.ascontiguousarray(gw.transpose(1, nd + 1, 0, *range(2, nd + 1)))
+
+
+def _depth_split_bwd_input(xp, gy, w, geom, size):
+    """Stride 1, dilation 1: conv^T(gy, w) is the conv of gy, padded by k-1-p, with the
+    flipped, transposed kernel -- a forward conv without col2im's scattered adds."""
+    ksize = w.shape[2:]
+    nd = len(ksize)
+    back = _Geom((1,) * nd, tuple(k - 1 - p for k, p in zip(
+        [k for k in ksize for _ in (0, 1)], geom.pad)), (1,) * nd, 1)
+    wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * nd].swapaxes(0, 1)
+    return _depth_split_fwd(xp, _padded_nhwc(xp, gy, back), wf, back, size)
 
 
 # --- Kernel path (GPU, or the CPU emulator in tests) ----------------------------------------
@@ -658,6 +784,10 @@ def _from_2d(nd, y, unbatched):
 
 def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
     _check_common(name, nd, input, weight, bias)
+    if input._data.dtype.kind == "c":  # complex: three real convolutions (complex_conv.py)
+        from .complex_conv import complex_conv
+        return complex_conv(lambda x, w, b: _convnd(name, nd, x, w, b, stride, padding,
+                                                     dilation, groups), input, weight, bias)
     stride = _tuple(stride, nd, name, "stride")
     dilation = _tuple(dilation, nd, name, "dilation")
     ksize = tuple(weight.shape[2:])
@@ -707,6 +837,11 @@ def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
 def _conv_transposend(name, nd, input, weight, bias, stride, padding, output_padding, groups,
                       dilation):
     _check_common(name, nd, input, weight, bias)
+    if input._data.dtype.kind == "c":  # complex: three real convolutions (complex_conv.py)
+        from .complex_conv import complex_conv
+        return complex_conv(lambda x, w, b: _conv_transposend(
+            name, nd, x, w, b, stride, padding, output_padding, groups, dilation),
+            input, weight, bias)
     if isinstance(padding, str):
         raise ValueError(f"{name}: padding must be an int or a tuple, got {padding!r}")
     stride = _tuple(stride, nd, name, "stride")

@@ -12,6 +12,7 @@ vectorized over the batch and the extended label axis: Python loops over time on
 """
 import numpy as np
 
+from ..autograd import grad_mode
 from ..autograd.function import Function, ShapeError
 from ..backend import capture, get_array_module, to_device, cpu
 from ..tensor import Tensor
@@ -28,16 +29,40 @@ def _lse3(xp, a, b, c):
         return safe + xp.log(xp.exp(a - safe) + xp.exp(b - safe) + xp.exp(c - safe))
 
 
-def _shift(xp, a, k, skip=None):
-    """a[..., s - k] along the last axis (-inf where s < k); k < 0 looks ahead instead.
-    ``skip``: positions (of the result) where the transition is not allowed get -inf."""
-    out = xp.full_like(a, -xp.inf)
-    if k > 0:
-        out[..., k:] = a[..., :-k]
-    else:
-        out[..., :k] = a[..., -k:]
-    if skip is not None:
-        out = xp.where(skip, out, -xp.inf)
+def _recursion(xp, lp_ext, mask2, out, override=None, steps=()):
+    """The alpha (or, on time-reversed inputs, beta) recursion over t, in log space.
+
+    ``out`` (T, N, L + 2) gets out[t, :, 2:] = logsumexp over the three predecessors s, s-1,
+    s-2 of out[t-1] (``mask2`` (N, L) adds -inf where the s-2 transition is not allowed)
+    plus lp_ext[t]; its first two columns stay -inf, so the shifted predecessors are views of
+    the previous row. ``override`` = (use (T, N, 1), values (T, N, L)) replaces row t where
+    ``use`` at the steps listed in ``steps`` (start and stop rules).
+    Per step a dozen whole-array calls on (3, N, L) buffers allocated once: the Python loop
+    runs over t only.
+    """
+    t_max, n, big_l = lp_ext.shape
+    v = xp.empty((3, n, big_l), out.dtype)
+    m = xp.empty((n, big_l), out.dtype)
+    floor = np.finfo(out.dtype).min  # the max of an all -inf column: exp(-inf - floor) = 0
+    steps = set(steps)
+    for t in range(1, t_max):
+        prev = out[t - 1]
+        xp.copyto(v[0], prev[:, 2:])
+        xp.copyto(v[1], prev[:, 1:-1])
+        xp.add(prev[:, :-2], mask2, out=v[2])
+        xp.maximum(v[0], v[1], out=m)
+        xp.maximum(m, v[2], out=m)
+        xp.maximum(m, floor, out=m)
+        v -= m
+        xp.exp(v, out=v)
+        row = out[t, :, 2:]
+        xp.add(v[0], v[1], out=row)
+        row += v[2]
+        xp.log(row, out=row)
+        row += m
+        row += lp_ext[t]
+        if t in steps:
+            xp.copyto(row, override[1][t], where=override[0][t])
     return out
 
 
@@ -51,8 +76,11 @@ class CTCLoss(Function):
     It has no double backward (as torch's).
     """
 
-    def __init__(self, labels, input_lengths, label_lengths, blank, zero_infinity):
+    def __init__(self, labels, input_lengths, label_lengths, blank, zero_infinity,
+                 input_lengths_host, with_beta=False):
         self.labels, self.in_len, self.lab_len = labels, input_lengths, label_lengths
+        self.with_beta = with_beta  # compute beta in forward (a gradient will follow)
+        self.in_len_host = input_lengths_host  # (the same lengths in host memory)
         self.blank, self.zero_infinity = blank, zero_infinity
 
     def forward(self, lp):
@@ -66,12 +94,27 @@ class CTCLoss(Function):
         s = xp.arange(big_l)
         prev2 = xp.concatenate([labels[:, :2], labels[:, :-2]], axis=1)
         self.skip = skip = (s >= 2) & (labels != self.blank) & (labels != prev2)
-        self.alpha = alpha = xp.full((t_max, n, big_l), -xp.inf, lp.dtype)
-        first = s < 2
-        alpha[0] = xp.where(first, lp_ext[0], -xp.inf)
-        for t in range(1, t_max):
-            a = alpha[t - 1]
-            alpha[t] = _lse3(xp, a, _shift(xp, a, 1), _shift(xp, a, 2, skip)) + lp_ext[t]
+        mask2 = xp.where(skip, 0, -xp.inf).astype(lp.dtype)  # s-2 where it is allowed
+        self.beta = None
+        if self.with_beta:
+            # the gradient will need beta: run its recursion beside alpha's (as N more
+            # sequences), which halves the Python steps of forward + backward
+            rev_lp, mask_b, use, values, steps = self._beta_setup(xp, lp.dtype)
+            lp2 = xp.concatenate([lp_ext, rev_lp], axis=1)
+            mask2 = xp.concatenate([mask2, mask_b])
+            use = xp.concatenate([xp.zeros_like(use), use], axis=1)
+            values = xp.concatenate([xp.empty_like(values), values], axis=1)
+        else:
+            lp2, use, values, steps = lp_ext, None, None, ()
+        buf = xp.full((t_max, lp2.shape[1], big_l + 2), -xp.inf, lp.dtype)
+        buf[0, :n, 2:] = xp.where(s < 2, lp_ext[0], -xp.inf)
+        if self.with_beta:
+            xp.copyto(buf[0, :, 2:], values[0], where=use[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _recursion(xp, lp2, mask2, buf, (use, values), steps)
+        self.alpha = alpha = buf[:, :n, 2:]
+        if self.with_beta:
+            self.beta = buf[::-1, n:, :1:-1]
         rows = xp.arange(n)
         end = alpha[xp.maximum(self.in_len - 1, 0), rows]                    # (N, L)
         last = end[rows, length - 1]
@@ -87,32 +130,50 @@ class CTCLoss(Function):
     def backward(self, gy):
         return CTCLossGrad(self)(self.inputs[0], gy)
 
+    def _beta_setup(self, xp, dtype):
+        """The backward variables as the alpha recursion on time- and label-reversed
+        sequences (row r of the reversed buffer is frame T-1-r, column s label L-1-s):
+        (reversed lp_ext, s-2 mask, override mask and values, the rows to override)."""
+        lp_ext, skip, in_len, length = self.lp_ext, self.skip, self.in_len, self.lab_len
+        t_max, n, big_l = lp_ext.shape
+        s = xp.arange(big_l)
+        at_end = (s[None] == (length - 1)[:, None]) | (s[None] == (length - 2)[:, None])
+        rev_lp = lp_ext[::-1, :, ::-1]
+        skip_ahead = xp.zeros_like(skip)  # may s jump to s + 2?
+        skip_ahead[:, :-2] = skip[:, 2:]
+        mask2 = xp.where(skip_ahead[:, ::-1], 0, -xp.inf).astype(dtype)
+        # each sample's beta starts at its own last frame (in_len - 1) from its two end
+        # states and is -inf after it
+        frames = xp.arange(t_max - 1, -1, -1)[:, None]                 # (T, 1): t per row
+        start = frames == (in_len - 1)[None]                          # (T, N)
+        use = (start | (frames > (in_len - 1)[None]))[:, :, None]
+        values = xp.where(start[:, :, None] & at_end[None, :, ::-1], rev_lp, -xp.inf)
+        last = self.in_len_host - 1
+        steps = [r for r in range(t_max) if (t_max - 1 - r >= last).any()]
+        return rev_lp, mask2, use, values, steps
+
     def gradient(self, lp, gy):
         """torch's gradient of sum_n gy_n * nll_n with respect to log_probs (T, N, C)."""
         xp = get_array_module(lp)
         t_max, n, c = lp.shape
-        labels, length, in_len = self.labels, self.lab_len, self.in_len
+        labels, in_len = self.labels, self.in_len
         big_l = labels.shape[1]
-        lp_ext, skip = self.lp_ext, self.skip
-        s = xp.arange(big_l)
-        at_end = (s[None] == (length - 1)[:, None]) | (s[None] == (length - 2)[:, None])
-        beta = xp.full((t_max, n, big_l), -xp.inf, lp.dtype)
-        nxt = xp.full((n, big_l), -xp.inf, lp.dtype)
-        skip_ahead = xp.zeros_like(skip)  # may s jump to s + 2?
-        skip_ahead[:, :-2] = skip[:, 2:]
-        for t in range(t_max - 1, -1, -1):
-            rec = _lse3(xp, nxt, _shift(xp, nxt, -1), _shift(xp, nxt, -2, skip_ahead)) + lp_ext[t]
-            start = (in_len - 1 == t)[:, None]
-            inside = (t < in_len - 1)[:, None]
-            nxt = xp.where(start, xp.where(at_end, lp_ext[t], -xp.inf),
-                           xp.where(inside, rec, -xp.inf))
-            beta[t] = nxt
+        beta = self.beta
+        if beta is None:
+            rev_lp, mask2, use, values, steps = self._beta_setup(xp, lp.dtype)
+            buf = xp.full((t_max, n, big_l + 2), -xp.inf, lp.dtype)
+            xp.copyto(buf[0, :, 2:], values[0], where=use[0])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                _recursion(xp, rev_lp, mask2, buf, (use, values), steps)
+            beta = buf[::-1, :, :1:-1]                               # (T, N, L)
         ab = self.alpha + beta                                       # (T, N, L)
         m = ab.max(axis=2, keepdims=True)
         m = xp.where(xp.isneginf(m), 0, m)
-        acc = xp.zeros((t_max, n, c), lp.dtype)
-        _add_at(xp, acc, (xp.arange(t_max)[:, None, None], xp.arange(n)[None, :, None],
-                          labels[None]), xp.exp(ab - m))
+        # acc[t, n, c] = sum over s with label c of exp(ab - m): one flat 1-D scatter-add
+        flat = (xp.arange(t_max * n).reshape(t_max, n, 1) * c + labels[None]).reshape(-1)
+        acc = xp.zeros(t_max * n * c, lp.dtype)
+        _add_at(xp, acc, flat, xp.exp(ab - m).reshape(-1))
+        acc = acc.reshape(t_max, n, c)
         with np.errstate(divide="ignore", invalid="ignore"):
             lcab = xp.log(acc) + m
             grad = xp.exp(lp) - xp.exp(lcab + self.nll[None, :, None] - lp)
@@ -227,7 +288,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
                            f"{tuple(log_probs.shape)})")
     labels = xp.full((n, 2 * s_max + 1), blank, xp.int64)
     labels[:, 1::2] = padded
-    nll = CTCLoss(labels, xp.asarray(in_len), 2 * tg_len_d + 1, blank, zero_infinity)(log_probs)
+    with_beta = grad_mode.state.enabled and log_probs.requires_grad
+    nll = CTCLoss(labels, xp.asarray(in_len), 2 * tg_len_d + 1, blank, zero_infinity,
+                  in_len, with_beta)(log_probs)
     if reduction == "none":
         return nll.reshape(()) if unbatched else nll
     if reduction == "sum":

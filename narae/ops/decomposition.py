@@ -2,8 +2,11 @@
 
 Every op works on batches of matrices (leading dims) and runs its forward through
 ``xp.linalg`` (NumPy on the CPU, CuPy on the GPU), using only functions both provide batched:
-det, slogdet, inv, solve, cholesky, qr, svd, eigh. Triangular solves and least squares go
-through those too (CuPy has no batched triangular solve or lstsq in ``cupy.linalg``).
+det, slogdet, inv, solve, cholesky, qr, svd, eigh. On the CPU, triangular solves, Cholesky
+and LU call SciPy's BLAS/LAPACK once per matrix where SciPy is installed (several times
+faster than NumPy's batched gufuncs on small matrices), and fall back to NumPy code (a
+row-by-row substitution for triangular solves) without it; CuPy solves triangles through its
+batched LU solve (it has no batched triangular solve or lstsq in ``cupy.linalg``).
 
 Gradients follow the usual matrix-calculus formulas (and torch's conventions): eigh and svd
 assume distinct eigen/singular values, and their gradients are meaningful only for losses that
@@ -155,6 +158,92 @@ def _leading_minor_failures(xp, a):
     return info
 
 
+# --- LAPACK on the CPU -------------------------------------------------------------------------
+# NumPy's batched linalg gufuncs spend ~20 us per small matrix (copies, OpenBLAS's small-size
+# paths); SciPy's LAPACK/BLAS wrappers called once per matrix cost a few microseconds each. So
+# on the CPU, when SciPy is importable, triangular solves, Cholesky and LU loop over the batch
+# through them while the batch is not much larger than the matrices; many tiny matrices take
+# batched NumPy code instead (one step per row), and so does everything without SciPy. CuPy
+# arrays keep cupy.linalg.
+_SCIPY = []
+
+
+def _scipy_lapack():
+    """(scipy.linalg.blas, scipy.linalg.lapack), or None without SciPy (imported once)."""
+    if not _SCIPY:
+        try:
+            from scipy.linalg import blas, lapack
+            _SCIPY.append((blas, lapack))
+        except ImportError:
+            _SCIPY.append(None)
+    return _SCIPY[0]
+
+
+def _per_matrix(xp, a):
+    """The SciPy (blas, lapack) modules when ``a``'s batch should loop through them, else None."""
+    if xp is not np or a.dtype.char not in "fd":
+        return None
+    n = a.shape[-1]
+    batch = math.prod(a.shape[:-2])
+    if n == 0 or batch == 0 or batch > 4 * max(n, 8):
+        return None
+    return _scipy_lapack()
+
+
+def _tri_solve(a, b, upper, unit):
+    """X with T X = B, T the upper/lower triangle of ``a`` (diagonal taken as 1 if ``unit``);
+    batch dims broadcast. Singular T gives inf/nan, as LAPACK's trsm (torch does the same)."""
+    xp = get_array_module(a)
+    batch = _batch_shape(a.shape[:-2], b.shape[:-2], "linalg.solve_triangular")
+    n, k = b.shape[-2:]
+    dt = xp.result_type(a.dtype, b.dtype)
+    if n == 0 or k == 0 or 0 in batch:
+        return xp.zeros(batch + (n, k), dt)
+    if xp is not np:  # CuPy: its batched LU solve on the triangle
+        T = xp.triu(a) if upper else xp.tril(a)
+        if unit:
+            T = T - xp.triu(xp.tril(T)) + xp.eye(n, dtype=T.dtype)
+        return Solve("linalg.solve_triangular").forward(T, b)
+    a = xp.broadcast_to(a, batch + (n, n)).astype(dt, copy=False)
+    b = xp.broadcast_to(b, batch + (n, k)).astype(dt, copy=False)
+    mods = _per_matrix(xp, a)
+    if mods is not None:
+        trsm = mods[0].get_blas_funcs("trsm", (a,))
+        out = xp.empty(batch + (k, n), dt)  # X^T per matrix: written without a copy
+        a2, b2, o2 = a.reshape(-1, n, n), b.reshape(-1, n, k), out.reshape(-1, k, n)
+        # X^T T^T = B^T: T^T (the transposed view, Fortran-ordered) on the right
+        for i in range(a2.shape[0]):
+            o2[i] = trsm(1.0, a2[i].T, b2[i].T, side=1, lower=int(upper), diag=int(unit))
+        return xp.swapaxes(out, -1, -2)
+    # one step per row, vectorised over the batch and the right-hand sides
+    x = xp.empty(batch + (n, k), dt)
+    for i in (range(n - 1, -1, -1) if upper else range(n)):
+        r = b[..., i, :]
+        done = slice(i + 1, n) if upper else slice(0, i)
+        if (n - i - 1) if upper else i:
+            r = r - xp.matmul(a[..., i:i + 1, done], x[..., done, :])[..., 0, :]
+        x[..., i, :] = r if unit else r / a[..., i, i, None]
+    return x
+
+
+def _cholesky_lower(a):
+    """Per matrix, (L, info) from LAPACK's potrf, or None where SciPy's loop does not apply."""
+    xp = get_array_module(a)
+    mods = _per_matrix(xp, a)
+    if mods is None:
+        return None
+    n = a.shape[-1]
+    potrf = mods[1].get_lapack_funcs("potrf", (a,))
+    a2 = a.reshape(-1, n, n)
+    out = xp.empty(a2.shape, a.dtype)
+    info = xp.zeros(a2.shape[0], xp.int32)
+    for i in range(a2.shape[0]):
+        # the transposed view is Fortran-ordered: its upper factor U = L^T is L in C order
+        u, info[i] = potrf(a2[i].T, lower=0, clean=1)
+        out[i] = u.T
+    return out.reshape(a.shape), info.reshape(a.shape[:-2])
+
+
 # --- det / slogdet / inv -------------------------------------------------------------------
 class Det(Function):
     """det(A); d det = det(A) tr(A^-1 dA), so grad = g det(A) A^-T."""
@@ -253,12 +342,18 @@ def inv_ex(A, *, check_errors=False):
 
 # --- solve -----------------------------------------------------------------------------------
 class Solve(Function):
-    """X = A^-1 B for B (..., n, k) (batch dims broadcast): gB = A^-T g, gA = -gB X^T."""
+    """X = A^-1 B for B (..., n, k) (batch dims broadcast): gB = A^-T g, gA = -gB X^T.
+
+    On the CPU with SciPy (small batches) the LU factors of A are kept, and the backward's
+    solve with A^T reuses them (``factors``, ``trans``) instead of factorizing again.
+    """
     uses_inputs = True
     uses_outputs = True
 
-    def __init__(self, op="linalg.solve"):
+    def __init__(self, op="linalg.solve", factors=None, trans=False):
         self.op = op
+        # LU factors kept by an earlier solve: of A itself, or (trans) of A's transpose
+        self.factors, self.trans = factors, trans
 
     def forward(self, a, b):
         xp = get_array_module(a)
@@ -267,6 +362,10 @@ class Solve(Function):
             a = xp.ascontiguousarray(xp.broadcast_to(a, batch + a.shape[-2:]))
         if b.shape[:-2] != batch:
             b = xp.ascontiguousarray(xp.broadcast_to(b, batch + b.shape[-2:]))
+        factors, self.factors = self.factors, None
+        mods = _per_matrix(xp, a) if a.dtype == b.dtype and b.shape[-1] else None
+        if mods is not None:
+            return self._lapack(mods[1], a, b, factors)
         try:
             with _raising(xp):
                 return xp.linalg.solve(a, b)
@@ -274,9 +373,30 @@ class Solve(Function):
             raise LinAlgError(f"{self.op}: the matrix A of shape {tuple(a.shape)} is singular: "
                               f"the solve could not be completed") from None
 
+    def _lapack(self, lapack, a, b, factors):
+        """One getrf + getrs per matrix (or getrs alone on kept factors)."""
+        n, k = b.shape[-2:]
+        getrf, getrs = lapack.get_lapack_funcs(("getrf", "getrs"), (a,))
+        a2, b2 = a.reshape(-1, n, n), b.reshape(-1, n, k)
+        out = np.empty(b2.shape, a.dtype)
+        trans = self.trans
+        if factors is None:
+            factors, trans = [], False
+            for i in range(a2.shape[0]):
+                lu_, piv, info = getrf(a2[i])
+                if info > 0:
+                    raise LinAlgError(f"{self.op}: the matrix A of shape {tuple(a.shape)} is "
+                                      f"singular: the solve could not be completed")
+                factors.append((lu_, piv))
+        for i, (lu_, piv) in enumerate(factors):
+            out[i] = getrs(lu_, piv, b2[i], trans=int(trans))[0]
+        self.kept = (factors, trans)  # for the backward's solve with the transpose
+        return out.reshape(b.shape)
+
     def backward(self, gy):
         A, B = self.inputs
-        gB = Solve(self.op)(_mT(A), gy)
+        kept = getattr(self, "kept", None)
+        gB = (Solve(self.op, kept[0], not kept[1]) if kept else Solve(self.op))(_mT(A), gy)
         gA = -matmul(gB, _mT(self.output())) if A.requires_grad else None
         return gA, (gB if B.requires_grad else None)
 
@@ -330,12 +450,30 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     return SolveExResult(X, info)
 
 
-def _triangle(A, upper, unitriangular):
-    """The triangle of A a triangular solve reads (unit diagonal if asked), differentiably."""
-    T = triu(A) if upper else tril(A)
-    if unitriangular:
-        T = T - _diag_embed(_diagonal(T)) + _eye_like(A)
-    return T
+class SolveTriangular(Function):
+    """X = T^-1 B, T the upper/lower triangle of A (unit diagonal if ``unit``).
+
+    grad: gB = T^-T g (a triangular solve with the transposed triangle) and
+    gA = -(gB X^T) on T's triangle only (strictly, for a unit diagonal): the other entries
+    of A are never read.
+    """
+    uses_outputs = True
+
+    def __init__(self, upper, unit):
+        self.upper, self.unit = upper, unit
+
+    def forward(self, a, b):
+        return _tri_solve(a, b, self.upper, self.unit)
+
+    def backward(self, g):
+        A, B = self.inputs
+        gB = SolveTriangular(not self.upper, self.unit)(_mT(A), g)
+        gA = None
+        if A.requires_grad:
+            outer = matmul(gB, _mT(self.output()))
+            off = (1 if self.upper else -1) if self.unit else 0
+            gA = -(triu(outer, off) if self.upper else tril(outer, off))
+        return gA, (gB if B.requires_grad else None)
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
@@ -353,10 +491,11 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
         raise ShapeError(f"{op}: Incompatible shapes of A and B for the equation "
                          f"{'AX = B' if left else 'XA = B'} ({tuple(A.shape)} and "
                          f"{tuple(B.shape)})")
-    T = _triangle(A, upper, unitriangular)
+    upper, unit = bool(upper), bool(unitriangular)
+    _batch_shape(A.shape[:-2], B.shape[:-2], op)
     if left:
-        return Solve(op)(T, B)
-    return _mT(Solve(op)(_mT(T), _mT(B)))
+        return SolveTriangular(upper, unit)(A, B)
+    return _mT(SolveTriangular(not upper, unit)(_mT(A), _mT(B)))
 
 
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
@@ -382,6 +521,11 @@ class Cholesky(Function):
     def forward(self, a):
         xp = get_array_module(a)
         try:
+            looped = _cholesky_lower(a)
+            if looped is not None:
+                if looped[1].any():
+                    raise np.linalg.LinAlgError
+                return looped[0]
             with _raising(xp):
                 return xp.linalg.cholesky(a)
         except np.linalg.LinAlgError:
@@ -822,8 +966,19 @@ def _lu_factor_arrays(a):
     xp = get_array_module(a)
     m, n = a.shape[-2:]
     k = min(m, n)
-    lu_ = a.copy()
     batch = a.shape[:-2]
+    mods = _per_matrix(xp, a) if k else None
+    if mods is not None and math.prod(batch) <= 4 * max(m, n, 8):
+        getrf = mods[1].get_lapack_funcs("getrf", (a,))
+        a2 = a.reshape(-1, m, n)
+        lu_ = xp.empty(a2.shape, a.dtype)
+        piv = xp.empty((a2.shape[0], k), xp.int32)
+        info = xp.empty(a2.shape[0], xp.int32)
+        for i in range(a2.shape[0]):
+            lu_[i], piv[i], info[i] = getrf(a2[i])
+        piv += 1  # (SciPy's pivots are 0-based, LAPACK's and torch's 1-based)
+        return lu_.reshape(a.shape), piv.reshape(batch + (k,)), info.reshape(batch)
+    lu_ = a.copy()
     piv = xp.zeros(batch + (k,), dtype=xp.int32)
     info = xp.zeros(batch, dtype=xp.int32)
     bidx = tuple(xp.arange(d).reshape((-1,) + (1,) * (len(batch) - i - 1))

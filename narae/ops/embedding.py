@@ -1,8 +1,8 @@
 """Embedding lookups: ``embedding`` (rows of a weight matrix picked by integer indices), and
 ``embedding_bag`` (those rows summed, averaged or maxed per bag).
 
-The lookup is a gather whose gradient is a scatter-add (``xp.add.at``: repeated indices
-accumulate). Gather and scatter are each other's adjoint, so both are Functions whose backward
+The lookup is a gather whose gradient is a scatter-add (repeated indices accumulate:
+``scatter_add_rows``, a sparse product on the CPU, atomic adds on the GPU). Gather and scatter are each other's adjoint, so both are Functions whose backward
 is the other one: gradients of any order work.
 """
 import numpy as np
@@ -36,6 +36,54 @@ def check_indices(indices, num, what, allow=None):
                          f"(valid: 0..{num - 1})")
 
 
+_SPARSE = []
+
+
+def _scipy_sparse():
+    """scipy.sparse, or None where SciPy is not installed (imported on first use)."""
+    if not _SPARSE:
+        try:
+            import scipy.sparse as sparse
+        except ImportError:
+            sparse = None
+        _SPARSE.append(sparse)
+    return _SPARSE[0]
+
+
+def scatter_add_rows(idx, rows, num, weights=None):
+    """out (num, D) with out[idx[i, k]] += weights[i, k] * rows[i] (a scatter-add of rows).
+
+    ``idx`` is (n,) or (n, K) (K targets per row), ``weights`` None or of idx's shape. On the
+    CPU this is the product of a sparse (num x n) matrix with K entries per column and the
+    rows: SciPy's compiled CSC product is 5-20x faster than ``np.add.at`` on rows; without
+    SciPy a 1-D ``add.at`` over flat indices (NumPy's fast case). CuPy: atomic row adds.
+    """
+    xp = get_array_module(rows)
+    n, d = rows.shape
+    K = idx.shape[1] if idx.ndim == 2 else 1
+    if idx.size == 0:
+        return xp.zeros((num, d), rows.dtype)
+    if xp is np and rows.dtype.char in "fd" and _scipy_sparse() is not None:
+        data = xp.ones(n * K, rows.dtype) if weights is None else \
+            weights.reshape(-1).astype(rows.dtype, copy=False)
+        a = _scipy_sparse().csc_matrix((data, idx.reshape(-1), xp.arange(0, n * K + 1, K)),
+                                       shape=(num, n))
+        return xp.ascontiguousarray(a @ rows, dtype=rows.dtype)
+    out = xp.zeros((num, d), rows.dtype)
+    if K == 1:
+        idx = idx.reshape(-1)
+        vals = rows if weights is None else rows * weights.reshape(-1, 1)
+    else:
+        vals = rows[:, None, :] if weights is None else weights[..., None] * rows[:, None, :]
+        vals = xp.broadcast_to(vals, (n, K, d))
+    if xp is np:  # NumPy's add.at is fast only on 1-D data: one flat index per entry
+        flat = idx.astype(xp.int64)[..., None] * d + xp.arange(d, dtype=xp.int64)
+        xp.add.at(out.reshape(-1), flat.reshape(-1), vals.reshape(-1))
+    else:
+        xp.add.at(out, idx.reshape(-1), vals.reshape(-1, d))
+    return out
+
+
 class Gather(Function):
     """``w[idx] * scale`` (rows of a 2-D ``w``); its gradient is ``Scatter(idx, grad_scale)``.
 
@@ -66,14 +114,9 @@ class Scatter(Function):
         self.idx, self.num, self.scale = idx, num, scale
 
     def forward(self, gy):
-        xp = get_array_module(gy)
         d = gy.shape[-1]
-        rows = gy.reshape(-1, d)
-        if self.scale is not None:
-            rows = rows * self.scale.reshape(-1, 1)
-        out = xp.zeros((self.num, d), gy.dtype)
-        xp.add.at(out, self.idx.ravel(), rows)
-        return out
+        scale = None if self.scale is None else self.scale.reshape(-1)
+        return scatter_add_rows(self.idx.reshape(-1), gy.reshape(-1, d), self.num, scale)
 
     def backward(self, gg):
         return Gather(self.idx, self.num, self.scale, self.scale)(gg)
@@ -140,7 +183,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                   mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
                   padding_idx=None):
     """Sum / mean / max of embedding rows per bag (a row of a 2-D ``input``, or the segments of
-    a 1-D ``input`` that ``offsets`` start). Built from ``embedding`` and a segment reduction."""
+    a 1-D ``input`` that ``offsets`` start). Built from ``embedding`` and a segment reduction;
+    equal-length bags summed or averaged are one fused gather-and-sum (``_BagSum``)."""
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
     if per_sample_weights is not None and mode != "sum":
@@ -177,21 +221,67 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     check_indices(flat, num, "embedding_bag")
     if padding_idx is not None:
         padding_idx %= num
+    dt = weight._data.dtype
+    keep = None if padding_idx is None else (flat._data != padding_idx).astype(dt)
+    if input.ndim == 2 and psw is None and mode != "max":
+        # bags of one length: one fused gather-and-sum
+        if max_norm is not None:
+            _renorm_rows(weight, flat._data, max_norm, norm_type)
+        bag_w = None if keep is None else keep.reshape(input.shape)
+        summed = _BagSum(input._data, weight.shape[0], bag_w)(weight)
+        if mode == "sum":
+            return summed
+        if keep is None:
+            return summed / max(input.shape[1], 1)
+        return summed / Tensor(xp.maximum(bag_w.sum(1), 1)[:, None])
     rows = embedding(flat, weight, None, max_norm, norm_type)
-    keep = xp.ones(flat.shape, weight._data.dtype)
-    if padding_idx is not None:
-        keep[flat._data == padding_idx] = 0
     if mode == "max":
-        return _SegmentMax(seg, bags, keep)(rows)
-    weights = Tensor(keep[:, None])
+        return _SegmentMax(seg, bags, xp.ones(flat.shape, dt) if keep is None else keep)(rows)
+    weights = None if keep is None else Tensor(keep[:, None])
     if psw is not None:
-        weights = weights * psw.reshape(-1, 1)
-    summed = Scatter(seg, bags)(rows * weights)
+        weights = psw.reshape(-1, 1) if weights is None else weights * psw.reshape(-1, 1)
+    vals = rows if weights is None else rows * weights
+    if input.ndim == 2:  # bags of one length: a plain sum over a reshaped axis
+        summed = vals.reshape(bags, input.shape[1], weight.shape[1]).sum(1)
+    else:
+        summed = Scatter(seg, bags)(vals)
     if mode == "mean":
-        counts = xp.zeros(bags, weight._data.dtype)
-        xp.add.at(counts, seg, keep)
+        counts = xp.bincount(seg, keep, minlength=bags).astype(dt)
         summed = summed / Tensor(xp.maximum(counts, 1)[:, None])
     return summed
+
+
+class _BagSum(Function):
+    """out[b] = sum_l keep[b, l] * w[idx[b, l]] for bags of one length (keep: None or a
+    constant mask); its gradient scatters each bag's row back (``_BagScatter``)."""
+    uses_inputs = False
+
+    def __init__(self, idx, num, keep=None):
+        self.idx, self.num, self.keep = idx, num, keep
+
+    def forward(self, w):
+        xp = get_array_module(w)
+        rows = xp.take(w, self.idx.reshape(-1), axis=0).reshape(self.idx.shape + w.shape[1:])
+        if self.keep is None:
+            return rows.sum(1)
+        return xp.einsum("bld,bl->bd", rows, self.keep)
+
+    def backward(self, gy):
+        return _BagScatter(self.idx, self.num, self.keep)(gy)
+
+
+class _BagScatter(Function):
+    """The adjoint of _BagSum: g[idx[b, l]] += keep[b, l] * gy[b]."""
+    uses_inputs = False
+
+    def __init__(self, idx, num, keep=None):
+        self.idx, self.num, self.keep = idx, num, keep
+
+    def forward(self, gy):
+        return scatter_add_rows(self.idx, gy, self.num, self.keep)
+
+    def backward(self, gg):
+        return _BagSum(self.idx, self.num, self.keep)(gg)
 
 
 class _SegmentMax(Function):

@@ -7,10 +7,44 @@ so every order of derivative works. Adaptive average pooling uses the same pair.
 """
 import math
 
+import numpy as np
+
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
+from .embedding import scatter_add_rows
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+
+
+# On the CPU a float axis of up to _DENSE_MAX source rows is resampled by one GEMM with the
+# dense (out x n) resampling matrix: 5-8x faster than gathering taps along an inner axis, and
+# its transpose gives the adjoint without a scatter. A non-finite value would leak through the
+# matrix's zeros (0 * inf = nan) into a whole line, so such arrays take the tap path.
+_DENSE_MAX = 128
+
+
+def _dense_matrix(xp, x, idx, wts, in_size):
+    """The (out, n) resampling matrix when the GEMM path applies to ``x``, else None."""
+    if xp is not np or x.dtype.char not in "fd" or in_size > _DENSE_MAX or x.size == 0 or \
+            not np.isfinite(x).all():
+        return None
+    out, taps = idx.shape
+    m = np.zeros((out, in_size), x.dtype)
+    w = np.ones(idx.shape, x.dtype) if wts is None else wts.astype(x.dtype, copy=False)
+    np.add.at(m, (np.arange(out)[:, None], idx), w)
+    return m
+
+
+def _along(xp, m, x, axis):
+    """Contract ``x``'s ``axis`` (length n) with the columns of m (k, n): the axis becomes k."""
+    k = m.shape[0]
+    pre = math.prod(x.shape[:axis])
+    post = math.prod(x.shape[axis + 1:])
+    if post == 1:
+        y = xp.matmul(x.reshape(pre, -1), m.T)
+    else:
+        y = xp.matmul(m, x.reshape(pre, -1, post))
+    return y.reshape(x.shape[:axis] + (k,) + x.shape[axis + 1:])
 
 
 class _Resample(Function):
@@ -22,6 +56,9 @@ class _Resample(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        m = _dense_matrix(xp, x, self.idx, self.wts, self.in_size)
+        if m is not None:
+            return _along(xp, m, x, self.axis)
         if self.wts is None:
             return xp.take(x, self.idx[:, 0], axis=self.axis)
         shape = [1] * x.ndim
@@ -49,15 +86,15 @@ class _ResampleT(Function):
 
     def forward(self, g):
         xp = get_array_module(g)
-        shape = list(g.shape)
-        shape[self.axis] = self.in_size
-        out = xp.zeros(shape, g.dtype)
-        om, gm = xp.moveaxis(out, self.axis, 0), xp.moveaxis(g, self.axis, 0)
-        for t in range(self.idx.shape[1]):
-            vals = gm if self.wts is None else \
-                gm * self.wts[:, t].reshape((-1,) + (1,) * (g.ndim - 1))
-            xp.add.at(om, self.idx[:, t], vals)
-        return out
+        m = _dense_matrix(xp, g, self.idx, self.wts, self.in_size)
+        if m is not None:
+            return _along(xp, m.T, g, self.axis)
+        # a scatter-add of whole rows with the axis in front
+        gm = xp.moveaxis(g, self.axis, 0)
+        rest = gm.shape[1:]
+        out = scatter_add_rows(self.idx, gm.reshape(gm.shape[0], -1), self.in_size,
+                               self.wts)
+        return xp.moveaxis(out.reshape((self.in_size,) + rest), 0, self.axis)
 
     def backward(self, gg):
         return _Resample(self.axis, self.idx, self.wts, self.in_size)(gg)

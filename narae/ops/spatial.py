@@ -7,8 +7,10 @@ other's adjoint, so each is the other's backward and every order of derivative w
 ``grid_sample`` reads the input at real-valued positions given by a grid in [-1, 1]. It is
 built from differentiable pieces: a source-coordinate op per spatial axis (unnormalize, then
 the padding mode's clip/reflection, whose derivative is a constant factor), interpolation
-weights written with narae's arithmetic, and one row gather of every tap whose backward is a
-scatter-add. Gradients therefore reach both the input and the grid, as torch's do.
+weights written with narae's arithmetic, and one fused sampling step over the channels-last
+rows of the input (``_TapSum``: a row gather and a weighted sum of the taps) whose gradients
+are a scatter-add (a sparse product on the CPU) and a per-tap dot product. Gradients therefore
+reach both the input and the grid, as torch's do, to every order.
 """
 import itertools
 import math
@@ -18,7 +20,7 @@ from .._dtype import is_floating as _is_floating
 from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .embedding import Gather
+from .embedding import scatter_add_rows
 from .linalg import matmul
 from .shape import reshape, permute, stack, unbind
 
@@ -470,10 +472,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         per_dim.append(_axis_taps(coord, n, mode, padding_mode, align))
 
     strides = [math.prod(sizes[d + 1:]) for d in range(nd)]
-    batch = (xp.arange(N, dtype=xp.int64) * math.prod(sizes)).reshape((N,) + (1,) * nd)
-    flat, weights, masks = [], [], []
+    idxs, weights, masks = [], [], []
     for combo in itertools.product(*per_dim):
-        idx = batch
+        idx = 0
         w, valid = None, None
         for d, (i, wt, ok) in enumerate(combo):
             idx = idx + i * strides[d]
@@ -481,25 +482,97 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                 w = wt if w is None else w * wt
             if ok is not None:
                 valid = ok if valid is None else valid & ok
-        flat.append(idx.reshape(-1))
+        idxs.append(idx)
         weights.append(w)
         masks.append(valid)
     dt = input._data.dtype
-    K = len(flat)
+    K, S, O = len(idxs), math.prod(sizes), math.prod(out_sp)
+    # row of every (n, o, tap) in the (N*S, C) channels-last view of the input
+    rows_at = xp.stack(idxs, -1).reshape(N, O, K)
+    rows_at += xp.arange(0, N * S, S, dtype=rows_at.dtype).reshape(N, 1, 1)
     if any(m is not None for m in masks):
         mask = xp.stack([xp.ones((N,) + out_sp, bool) if m is None else m
-                         for m in masks]).reshape(K, M, 1).astype(dt)
+                         for m in masks], -1).reshape(N, O, K).astype(dt)
     else:
         mask = None
     if weights[0] is None:  # nearest: constant weights, zero gradient for the grid
-        wv = mask if mask is not None else xp.ones((K, M, 1), dt)
+        wv = mask if mask is not None else xp.ones((N, O, K), dt)
         W = _ConstantOf(wv)(grid)
     else:
-        W = reshape(stack(weights), (K, M, 1))
+        W = reshape(stack(weights, -1), (N, O, K))
         if mask is not None:
             W = W * Tensor(mask)
-    rows = reshape(permute(input, (0,) + tuple(range(2, 2 + nd)) + (1,)), (-1, C))
-    vals = Gather(xp.stack(flat), rows.shape[0])(rows)   # (K, M, C)
-    out = (vals * W).sum(0)                              # (M, C)
+    rows = reshape(permute(input, (0,) + tuple(range(2, 2 + nd)) + (1,)), (N * S, C))
+    out = _TapSum(rows_at)(rows, W)                     # (N, O, C)
     out = reshape(out, (N,) + out_sp + (C,))
     return permute(out, (0, nd + 1) + tuple(range(1, nd + 1)))
+
+
+# The sampling step is the trilinear form  F(x, W, g) = sum x[at[n,o,k], c] W[n,o,k] g[n,o,c]
+# over the rows x (N*S, C) of the channels-last input. Its three partial derivatives are the
+# three Functions below (the sample, the splat of a gradient back onto the rows, the per-tap
+# correlation); each one's backward is made of the other two, so every order of gradient
+# exists.
+def _tap_values(x, at):
+    """The rows x (R, C) at every tap: (N, O, K, C)."""
+    return x.take(at.reshape(-1), axis=0).reshape(at.shape + x.shape[1:])
+
+
+def _splat(at, w, g, num_rows):
+    """out (num_rows, C) with out[at[n,o,k]] += w[n,o,k] * g[n,o] (a scatter-add)."""
+    N, O, K = at.shape
+    return scatter_add_rows(at.reshape(N * O, K), g.reshape(N * O, -1), num_rows,
+                            w.reshape(N * O, K))
+
+
+class _TapSum(Function):
+    """out[n, o, c] = sum_k W[n, o, k] * x[at[n, o, k], c]."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def forward(self, x, w):
+        xp = get_array_module(x)
+        self.vals = vals = _tap_values(x, self.at)
+        return xp.einsum("nokc,nok->noc", vals, w)
+
+    def backward(self, g):
+        x, w = self.inputs
+        gx = _TapSplat(self.at, x.shape[0])(w, g) if x.requires_grad else None
+        gw = _TapCorr(self.at, self.vals)(x, g) if w.requires_grad else None
+        return gx, gw
+
+
+class _TapSplat(Function):
+    """dx[r, c] = sum over the taps (n, o, k) reading row r of W[n, o, k] * g[n, o, c]."""
+
+    def __init__(self, at, num_rows):
+        self.at, self.num_rows = at, num_rows
+
+    def forward(self, w, g):
+        return _splat(self.at, w, g, self.num_rows)
+
+    def backward(self, gx):
+        w, g = self.inputs
+        gw = _TapCorr(self.at)(gx, g) if w.requires_grad else None
+        gg = _TapSum(self.at)(gx, w) if g.requires_grad else None
+        return gw, gg
+
+
+class _TapCorr(Function):
+    """dW[n, o, k] = sum_c x[at[n, o, k], c] * g[n, o, c]."""
+
+    def __init__(self, at, vals=None):
+        self.at, self.vals = at, vals
+
+    def forward(self, x, g):
+        xp = get_array_module(x)
+        vals = self.vals if self.vals is not None else _tap_values(x, self.at)
+        self.vals = None
+        return xp.einsum("nokc,noc->nok", vals, g)
+
+    def backward(self, gw):
+        x, g = self.inputs
+        gx = _TapSplat(self.at, x.shape[0])(gw, g) if x.requires_grad else None
+        gg = _TapSum(self.at)(x, gw) if g.requires_grad else None
+        return gx, gg

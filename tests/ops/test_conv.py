@@ -146,3 +146,26 @@ def test_blocked_batch(monkeypatch, kw):
     check(lambda m, x, w: _f(m).conv_transpose2d(x, w, stride=2, **{k: v for k, v in kw.items()
                                                                     if k == "groups"}),
           randn(3, 4, 3, 3), randn(4, 2, 3, 3))
+
+
+@pytest.mark.parametrize("xs,ws,kw", CONV2D_CASES)
+def test_conv2d_row_split_path(monkeypatch, xs, ws, kw):
+    """The CPU's im2col split by kernel rows (columns over (kw, C) per padded input row, kh
+    GEMMs; conv^T as a conv with the flipped kernel) on every geometry, forced on small
+    channel counts; grouped convs keep the full im2col."""
+    from narae.ops import conv
+    monkeypatch.setattr(conv, "_SPLIT_MIN_DEPTH", 1)
+    monkeypatch.setattr(conv, "_BLOCK_BYTES", 512)  # and the batch in blocks
+    check(lambda m, x, w, b: _f(m).conv2d(x, w, b, **kw), randn(*xs), randn(*ws), randn(ws[0]),
+          double=True)
+
+
+def test_conv2d_row_split_default_and_transpose(monkeypatch):
+    # 16 channels x kw 3 = 48 deep columns: the split is the default
+    check(lambda m, x, w, b: _f(m).conv2d(x, w, b, padding=1), randn(2, 16, 6, 5),
+          randn(4, 16, 3, 3), randn(4))
+    from narae.ops import conv
+    monkeypatch.setattr(conv, "_SPLIT_MIN_DEPTH", 1)
+    for kw in (dict(padding=1), dict(), dict(padding=(0, 1)), dict(stride=2)):
+        check(lambda m, x, w: _f(m).conv_transpose2d(x, w, **kw), randn(2, 3, 4, 3),
+              randn(3, 2, 3, 2))

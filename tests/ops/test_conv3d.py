@@ -101,3 +101,21 @@ def test_errors_name_shapes(fn, xs, ws, kw, words):
         getattr(F, fn)(nr.tensor(randn(*xs)), nr.tensor(randn(*ws)), **kw)
     for word in words:
         assert word in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_conv3d_depth_split_and_full_im2col_paths(monkeypatch, split):
+    # the CPU's depth-split columns (and conv^T as a flipped conv) against the full 3-D
+    # im2col + col2im path, both against torch; small blocks walk the batch in pieces
+    from narae.ops import conv
+    monkeypatch.setattr(conv, "DEPTH_SPLIT", split)
+    monkeypatch.setattr(conv, "_SPLIT_MIN_DEPTH", 1)  # (small test channels split too)
+    monkeypatch.setattr(conv, "_BLOCK_BYTES", 2048)
+    for xs, ws, kw in [((3, 2, 4, 5, 4), (3, 2, 3, 2, 3), dict(padding=(1, 0, 2))),
+                       ((2, 2, 5, 4, 5), (2, 2, 2, 3, 2), dict(stride=(2, 1, 1), padding=1,
+                                                               dilation=(2, 1, 1))),
+                       ((1, 2, 4, 4, 4), (2, 2, 2, 2, 2), dict(padding="same"))]:
+        check(lambda m, x, w, b: _f(m).conv3d(x, w, b, **kw), randn(*xs), randn(*ws),
+              randn(ws[0]), double=True)
+    check(lambda m, x, w: _f(m).conv_transpose3d(x, w, padding=1), randn(2, 3, 3, 2, 3),
+          randn(3, 2, 3, 3, 2))

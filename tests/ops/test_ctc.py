@@ -111,3 +111,23 @@ def test_ctc_errors(kwargs, match):
     args.update(kwargs)
     with pytest.raises((RuntimeError, ValueError), match=match):
         F.ctc_loss(**args)
+
+
+def test_ctc_all_inputs_shorter_than_t_and_zero_length():
+    # every sample ends before the last frame (the backward recursion starts mid-sequence),
+    # one sample has no frames at all
+    targets = np.array([[1, 2, 2], [3, 1, 0], [2, 0, 0]])
+    check(ctc(reduction="none", zero_infinity=True), logits(8, 3, 4), targets,
+          np.array([6, 5, 0]), np.array([3, 2, 0]))
+    check(ctc(), logits(8, 2, 4), targets[:2], np.array([7, 4]), np.array([3, 2]))
+
+
+def test_ctc_beta_in_backward_when_not_precomputed(monkeypatch):
+    # forward runs the beta recursion beside alpha's when a gradient will follow; the
+    # backward's own beta recursion (when forward did not) must give the same gradient
+    import types
+    import narae.ops.ctc as ctc_mod
+    monkeypatch.setattr(ctc_mod, "grad_mode", types.SimpleNamespace(
+        state=types.SimpleNamespace(enabled=False)))
+    targets = np.array([[1, 2, 2], [3, 1, 0]])
+    check(ctc(reduction="sum"), logits(7, 2, 4), targets, np.array([7, 5]), np.array([3, 2]))

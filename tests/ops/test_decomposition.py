@@ -432,3 +432,70 @@ def test_empty_inputs():
                lambda m, x: m.linalg.eigh(x), lambda m, x: m.linalg.lu_factor(x)):
         for shape in ((0, 3, 3), (2, 0, 0)):
             check(fn, np.zeros(shape), grad=False)
+
+
+# --- the array paths behind triangular solves, Cholesky and LU -------------------------------
+# With SciPy, small batches loop over LAPACK per matrix and large batches of small matrices
+# take a NumPy row-by-row substitution (Cholesky and LU: NumPy's batched code); without SciPy
+# every batch takes the NumPy code. Each path must give torch's values and gradients.
+def _no_scipy(monkeypatch):
+    import narae.ops.decomposition as dec
+    monkeypatch.setattr(dec, "_SCIPY", [None])
+
+
+@pytest.mark.parametrize("scipy", [True, False])
+@pytest.mark.parametrize("upper,left,unit", [(True, True, False), (False, True, True),
+                                              (True, False, True), (False, False, False)])
+def test_solve_triangular_paths(monkeypatch, scipy, upper, left, unit):
+    if not scipy:
+        _no_scipy(monkeypatch)
+    # 40 matrices of 3x3 exceed the per-matrix loop's batch: the substitution path
+    for ashape, bshape in (((2, 3, 3), (2, 3, 2)), ((40, 3, 3), (40, 3, 2)),
+                           ((2, 1, 4, 4), (3, 4, 4)), ((5, 5), (5, 1))):
+        b = randn(*bshape) if left else np.swapaxes(randn(*bshape), -1, -2)
+        check(lambda m, a, b: m.linalg.solve_triangular(a, b, upper=upper, left=left,
+                                                        unitriangular=unit),
+              wellcond(*ashape), b, double=ashape == (2, 3, 3))
+
+
+def test_solve_triangular_float64_and_empty():
+    check(lambda m, a, b: m.linalg.solve_triangular(a, b, upper=True), wellcond(3, 3),
+          randn(3, 2))
+    a = nr.eye(3, dtype=nr.float64)
+    assert nr.linalg.solve_triangular(a, nr.zeros(3, 0, dtype=nr.float64),
+                                      upper=True).shape == (3, 0)
+    assert nr.linalg.solve_triangular(nr.zeros(0, 3, 3), nr.zeros(0, 3, 2),
+                                      upper=False).shape == (0, 3, 2)
+
+
+@pytest.mark.parametrize("scipy", [True, False])
+def test_cholesky_and_lu_paths(monkeypatch, scipy):
+    if not scipy:
+        _no_scipy(monkeypatch)
+    for shape in ((3, 4, 4), (40, 3, 3)):
+        check(lambda m, x: m.linalg.cholesky(spd(m, x)), randn(*shape))
+        check(lambda m, x: m.linalg.lu(x), randn(*shape), atol=1e-4)
+        check(lambda m, x: m.linalg.lu_factor_ex(x), randn(*shape), grad=False)
+    check(lambda m, x: m.linalg.lu(x), randn(2, 5, 3), atol=1e-4)
+    with pytest.raises(nr.linalg.LinAlgError, match=r"shape \(2, 2, 2\).*order 2"):
+        nr.linalg.cholesky(nr.from_numpy(np.array([np.eye(2), [[1., 0], [0, -1]]])))
+    s = np.stack([np.eye(3), np.diag([1., 0, 2])])
+    _, piv, info = nr.linalg.lu_factor_ex(nr.from_numpy(s))
+    assert info.tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("scipy", [True, False])
+def test_solve_paths_and_kept_factors(monkeypatch, scipy):
+    # with SciPy, solve keeps A's LU factors and the backward (and double backward) solves
+    # with A^T on them; without it NumPy's batched solve; both give torch's results
+    if not scipy:
+        _no_scipy(monkeypatch)
+    for ashape, bshape in (((2, 1, 3, 3), (4, 3, 2)), ((40, 2, 2), (40, 2, 1))):
+        check(lambda m, a, b: m.linalg.solve(a, b), wellcond(*ashape), randn(*bshape),
+              double=ashape[0] == 2)
+    check(lambda m, a, b: m.linalg.solve(a, b, left=False), wellcond(3, 3), randn(2, 3))
+    with pytest.raises(nr.linalg.LinAlgError, match=r"singular"):
+        nr.linalg.solve(nr.from_numpy(np.stack([np.eye(2), np.zeros((2, 2))])),
+                        nr.ones(2, 2, 1, dtype=nr.float64))
+    res, info = nr.linalg.solve_ex(nr.zeros(2, 2), nr.ones(2, 1))
+    assert info.tolist() == 1

@@ -97,3 +97,40 @@ def test_embedding_bag_per_sample_weights_and_padding():
           idx, randn(6, 3), offsets, randn(6))
     check(lambda m, i, w, o: F(m).embedding_bag(i, w, o, mode="mean", padding_idx=4),
           idx, randn(6, 3), offsets)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_2d_padding_weights_and_empty(mode):
+    # 2-D input: bags of one length reduce by a reshape, the padding rows masked out
+    idx = np.array([[1, 4, 4, 2], [4, 4, 4, 4], [0, 5, 3, 4]])
+    check(lambda m, i, w: F(m).embedding_bag(i, w, mode=mode, padding_idx=4), idx, randn(6, 3))
+    if mode == "sum":
+        check(lambda m, i, w, s: F(m).embedding_bag(i, w, mode="sum", per_sample_weights=s),
+              idx, randn(6, 3), randn(3, 4))
+    w = nr.randn(6, 3, requires_grad=True)
+    out = F(nr).embedding_bag(nr.zeros(3, 0, dtype=nr.int64), w, mode=mode)
+    assert out.shape == (3, 3) and not out.detach().numpy().any()
+    out.sum().backward()
+    assert w.grad.shape == (6, 3) and not w.grad.numpy().any()
+
+
+@pytest.mark.parametrize("scipy", [True, False])
+def test_embedding_gradient_scatter_paths(monkeypatch, scipy):
+    # the weight's gradient is a scatter-add of rows: SciPy's sparse product or a flat add.at
+    import narae.ops.embedding as embedding
+    if not scipy:
+        monkeypatch.setattr(embedding, "_SPARSE", [None])
+    idx = RNG.integers(0, 7, (5, 9))  # many repeats
+    check(lambda m, i, w: F(m).embedding(i, w), idx, randn(7, 4), double=True)
+    check(lambda m, i, w: F(m).embedding(i, w, padding_idx=2, scale_grad_by_freq=True), idx,
+          randn(7, 4), gradcheck=False)  # (the scaled gradient is not the true one)
+    check(lambda m, i, w, o: F(m).embedding_bag(i, w, o, mode="mean"), idx.reshape(-1),
+          randn(7, 4), np.array([0, 3, 3, 20]))
+
+
+def test_embedding_bag_2d_max_norm():
+    idx = RNG.integers(0, 6, (3, 4))
+    w = randn(6, 3) * 3
+    check(lambda m, i, w: F(m).embedding_bag(i, w.detach().clone().requires_grad_(True),
+                                             mode="mean", max_norm=1.0), idx, w, grad=False,
+          gradcheck=False)

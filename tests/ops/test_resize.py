@@ -1,6 +1,7 @@
 """interpolate (nearest, nearest-exact, linear, bilinear), pixel_shuffle: parity, gradchecks."""
 import numpy as np
 import pytest
+import torch
 
 import narae as nr
 import narae.nn.functional as F
@@ -72,3 +73,33 @@ def test_errors(call, words):
         call(x)
     for w in words:
         assert w in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("scipy", [True, False])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_interpolate_tap_and_matrix_paths(monkeypatch, scipy, mode):
+    # axes of up to _DENSE_MAX source rows resample by a GEMM, longer ones (and all of them
+    # with _DENSE_MAX = 0) by gathered taps whose adjoint is a scatter-add (SciPy or add.at)
+    import narae.ops.embedding as embedding
+    import narae.ops.resize as resize
+    if not scipy:
+        monkeypatch.setattr(embedding, "_SPARSE", [None])
+    kw = dict(align_corners=False) if mode == "bilinear" else {}
+    for dense_max in (resize._DENSE_MAX, 0):
+        monkeypatch.setattr(resize, "_DENSE_MAX", dense_max)
+        check(lambda m, x: m.nn.functional.interpolate(x, size=(5, 140), mode=mode, **kw),
+              randn(1, 2, 3, 130))
+        check(lambda m, x: m.nn.functional.interpolate(x, scale_factor=0.5, mode=mode, **kw),
+              randn(2, 1, 6, 8), double=True)
+
+
+def test_interpolate_non_finite_values_stay_local():
+    # the GEMM path would smear 0 * inf = nan over a line: non-finite inputs take the taps
+    x = randn(1, 1, 4, 5).astype(np.float32)
+    x[0, 0, 1, 2] = np.inf
+    x[0, 0, 3, 0] = np.nan
+    for mode, kw in (("bilinear", dict(align_corners=False)), ("nearest", {})):
+        ours = nr.nn.functional.interpolate(nr.from_numpy(x), size=(7, 9), mode=mode, **kw)
+        theirs = torch.nn.functional.interpolate(torch.from_numpy(x), size=(7, 9), mode=mode,
+                                                 **kw)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)

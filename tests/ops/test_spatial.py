@@ -289,3 +289,30 @@ def test_grid_sample_errors(call, exc, match):
     g = nr.zeros(2, 3, 3, 2)
     with pytest.raises(exc, match=match):
         call(x, g)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
+def test_grid_sample_without_scipy(monkeypatch, mode):
+    # the scatter-add of the input's gradient has a NumPy path (flat add.at) besides SciPy's
+    # sparse product: both must give torch's gradients, of every order
+    import narae.ops.embedding as embedding
+    monkeypatch.setattr(embedding, "_SPARSE", [None])
+    check(lambda m, x, g: _f(m).grid_sample(x, g, mode, "zeros", False),
+          randn(2, 3, 4, 5), _grid(2, (3, 2), (4, 5), False))
+    helpers.check_gradcheck(lambda m, x, g: F.grid_sample(x, g, mode, "border", True) ** 2,
+                            randn(1, 2, 3, 4), _grid(1, (2, 2), (3, 4), True), double=True)
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "nearest"])
+def test_grid_sample_double_backward_modes(mode):
+    helpers.check_gradcheck(lambda m, x, g: F.grid_sample(x, g, mode, "reflection", False) ** 2,
+                            randn(1, 2, 3, 4), _grid(1, (2, 2), (3, 4), False), double=True)
+
+
+def test_grid_sample_3d_double_backward_and_repeated_taps():
+    # many output points reading the same few input pixels: the splat must accumulate
+    helpers.check_gradcheck(lambda m, x, g: F.grid_sample(x, g, align_corners=True) ** 2,
+                            randn(1, 2, 2, 2, 3), _grid(1, (3, 2, 2), (2, 2, 3), True),
+                            double=True)
+    check(lambda m, x, g: _f(m).grid_sample(x, g, align_corners=False),
+          randn(2, 3, 2, 2), _grid(2, (6, 5), (2, 2), False))
