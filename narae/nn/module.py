@@ -6,6 +6,7 @@ dict (``_parameters``, ``_modules``, ``_buffers``); everything else that walks a
 order of registration is the order of iteration, exactly as in torch.
 """
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -404,22 +405,47 @@ class Module:
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``; in place.
 
-        Only floating-point parameters and buffers change dtype (integer counters stay).
+        Only floating-point and complex parameters and buffers change dtype (integer
+        counters stay). A complex dtype makes the floating ones complex (with torch's
+        warning that complex modules are experimental); a real dtype makes complex ones real
+        (their imaginary part dropped, with a warning), as torch's ``Tensor.to`` does.
         """
         from ..ops.convert import _parse_to_args
         device, dtype = _parse_to_args(args, dict(kwargs))
         if dtype is not None:
             dtype = _dtype.to_dtype(dtype)
-            if not dtype.is_floating_point:
-                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
-                                f"desired dtype={dtype}")
+            if not (dtype.is_floating_point or dtype.is_complex):
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
+            if dtype.is_complex:
+                _dtype._note_complex()
+                warnings.warn("Complex modules are a new feature under active development "
+                              "whose design may change, and some modules might not work as "
+                              "expected when using complex tensors as parameters or buffers.",
+                              stacklevel=2)
         device = as_device(device) if device is not None else None
 
         def convert(a):
-            if dtype is not None and _dtype.is_floating(a.dtype) and a.dtype != dtype.np:
+            if dtype is not None and a.dtype != dtype.np and \
+                    (_dtype.is_floating(a.dtype) or a.dtype.kind == "c"):
+                if a.dtype.kind == "c" and not dtype.is_complex:
+                    warnings.warn("Casting complex values to real discards the imaginary "
+                                  "part", UserWarning, stacklevel=4)
+                    a = a.real
                 a = a.astype(dtype.np)
             if device is not None and device_of(a) != device:
                 a = to_device(a, device)
+            return a
+        return self._apply(convert)
+
+    def _cast_floating(self, dtype):
+        """Floating-point parameters and buffers to ``dtype``; complex and integer ones stay
+        (torch's ``float()``/``double()``/``half()``/``bfloat16()``)."""
+        target = dtype.np
+
+        def convert(a):
+            if _dtype.is_floating(a.dtype) and a.dtype != target:
+                return a.astype(target)
             return a
         return self._apply(convert)
 
@@ -430,16 +456,16 @@ class Module:
         return self.to(as_device(device if device is not None else "cuda"))
 
     def float(self):
-        return self.to(_dtype.float32)
+        return self._cast_floating(_dtype.float32)
 
     def double(self):
-        return self.to(_dtype.float64)
+        return self._cast_floating(_dtype.float64)
 
     def half(self):
-        return self.to(_dtype.float16)
+        return self._cast_floating(_dtype.float16)
 
     def bfloat16(self):
-        return self.to(_dtype.bfloat16)
+        return self._cast_floating(_dtype.bfloat16)
 
     def type(self, dst_type):
         return self.to(dst_type)

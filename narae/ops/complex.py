@@ -284,23 +284,28 @@ REFUSED = {
                         "trunc", "floor_divide", "remainder", "fmod", "sign", "erf"),
     "narae.ops.compare": ("lt", "le", "gt", "ge", "less", "less_equal", "greater",
                           "greater_equal"),
-    "narae.ops.reduce": ("max", "min", "amax", "amin", "argmax", "argmin", "cummax",
-                         "cummin"),
+    "narae.ops.reduce": ("max", "min", "amax", "amin", "argmax", "argmin", "median",
+                         "aminmax", "nansum", "nanmean"),
     "narae.ops.activation": ("relu", "relu6", "leaky_relu", "hardtanh", "elu", "selu", "celu",
                              "gelu", "softplus", "hardsigmoid", "hardswish",
-                             "softmax", "log_softmax", "threshold", "mish", "logsigmoid"),
+                             "softmax", "log_softmax", "threshold", "mish", "logsigmoid",
+                             "hardshrink", "softshrink"),
     "narae.ops.index": ("sort", "argsort", "topk", "kthvalue", "msort"),
-    "narae.ops.statistics": ("median", "nanmedian", "mode", "quantile", "nanquantile",
-                             "histc", "aminmax"),
+    "narae.ops.statistics": ("nanmedian", "mode", "quantile", "nanquantile", "histc"),
     "narae.ops.elementwise": ("fmax", "fmin", "atan2", "hypot", "copysign",
                               "heaviside", "frac", "erfc", "erfinv", "lgamma", "digamma",
                               "signbit", "xlogy", "logit", "isneginf", "isposinf",
-                              "nextafter"),
+                              "nextafter", "deg2rad", "rad2deg"),
+    "narae.ops.norm": ("batch_norm", "layer_norm", "group_norm", "instance_norm"),
+    "narae.ops.pool": ("avg_pool1d", "avg_pool2d", "avg_pool3d"),
+    "narae.ops.resize": ("interpolate",),
+    "narae.ops.distance": ("cdist",),
 }
 # Tensor methods and dunders whose name differs from the function's, or that are bound
 # separately (in-place forms): checked by name.
 _REFUSED_METHODS = ("__lt__", "__le__", "__gt__", "__ge__", "__floordiv__", "__mod__",
-                    "clamp_", "clip_", "floor_", "round_", "relu_", "max", "min", "sort")
+                    "clamp_", "clip_", "floor_", "round_", "relu_", "max", "min", "sort",
+                    "abs_", "erf_", "erfc_", "logit_", "xlogy_", "deg2rad_", "rad2deg_")
 
 
 def _refuse(fn, name):

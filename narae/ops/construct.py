@@ -13,6 +13,7 @@ from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module, as_device, to_device
 from ..backend.constants import cached_constant
 from ..tensor import Tensor
+from .arith import _cj
 from .index import GetItem, getitem
 from .shape import reshape, broadcast_to, cat, stack, flip, vstack, _as_tensor_list, for_each_tensor
 
@@ -194,7 +195,9 @@ class Vander(Function):
             return getitem(gy, (slice(None), slice(0, 0))).sum(1)
         xp = get_array_module(x._data)
         ks = Tensor(xp.arange(1, self.n, dtype=x._data.dtype))
-        return (getitem(gy, (slice(None), slice(1, None))) * ks * Vander(self.n - 1)(x)).sum(1)
+        # (complex x: the conjugate derivative, torch's convention)
+        return (getitem(gy, (slice(None), slice(1, None))) * _cj(ks * Vander(self.n - 1)(x))
+                ).sum(1)
 
 
 def vander(x, N=None, increasing=False):
@@ -205,7 +208,7 @@ def vander(x, N=None, increasing=False):
     n = x.shape[0] if N is None else int(N)
     if n < 0:
         raise RuntimeError(f"N must be non-negative (got {n}).")
-    if not x.is_floating_point():
+    if not (x.is_floating_point() or x._data.dtype.kind == "c"):
         x = x.to(_dtype.int64)
     y = Vander(n)(x)
     return y if increasing else flip(y, 1)

@@ -86,10 +86,19 @@ def _apply(input, scale, shift, inplace):
     return AffineMask(scale, shift)(input)
 
 
-def _dropout(input, p, training, inplace, mask_shape):
+def _refuse_complex(input, p, what):
+    """torch draws no Bernoulli mask for complex tensors (only p == 0 or 1 pass)."""
+    if p != 1.0 and input._data.dtype.kind == "c":
+        raise NotImplementedError(f"{what}: not implemented for complex tensors in training "
+                                  f"with 0 < p < 1 (got {input.dtype} of shape "
+                                  f"{tuple(input.shape)}, p={p})")
+
+
+def _dropout(input, p, training, inplace, mask_shape, what="dropout"):
     _check_p(p)
     if not training or p == 0.0:
         return input
+    _refuse_complex(input, p, what)
     x = input._data
     if p == 1.0:
         scale = get_array_module(x).zeros(mask_shape, x.dtype)
@@ -118,7 +127,7 @@ def _channel_mask_shape(input, batched_ndim, what):
 def dropout1d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, L) or (C, L) input."""
     shape = _channel_mask_shape(input, 3, "dropout1d")
-    return _dropout(input, p, training, inplace, shape)
+    return _dropout(input, p, training, inplace, shape, "dropout1d")
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -134,21 +143,22 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     else:
         raise ShapeError(f"dropout2d: expected a 3D or 4D input, but got an input of shape "
                          f"{tuple(input.shape)}")
-    return _dropout(input, p, training, inplace, shape)
+    return _dropout(input, p, training, inplace, shape, "dropout2d")
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
     shape = _channel_mask_shape(input, 5, "dropout3d")
-    return _dropout(input, p, training, inplace, shape)
+    return _dropout(input, p, training, inplace, shape, "dropout3d")
 
 
-def _alpha_dropout(input, p, training, inplace, mask_shape):
+def _alpha_dropout(input, p, training, inplace, mask_shape, what="alpha_dropout"):
     """Dropped units become SELU's saturation value, then an affine map a * y + b restores
     zero mean and unit variance (for inputs with those statistics)."""
     _check_p(p)
     if not training or p == 0.0:
         return input
+    _refuse_complex(input, p, what)
     x = input._data
     xp = get_array_module(x)
     if p == 1.0:
@@ -171,4 +181,4 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
         raise ShapeError(f"feature_alpha_dropout: expected an input of shape (N, C, ...), got "
                          f"shape {tuple(input.shape)}")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    return _alpha_dropout(input, p, training, inplace, shape)
+    return _alpha_dropout(input, p, training, inplace, shape, "feature_alpha_dropout")

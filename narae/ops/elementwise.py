@@ -625,7 +625,8 @@ def heaviside(input, values):
                            f"(input {input.dtype}, values {values.dtype})")
     _broadcastable(input, values, "heaviside")
     v = values._data
-    return _NoGrad(lambda xp, x: xp.heaviside(x, v).astype(x.dtype, copy=False))(input)
+    return _NoGrad(lambda xp, x: xp.heaviside(x, v).astype(x.dtype, copy=False),
+                   "heaviside")(input)
 
 
 def ldexp(input, other):
@@ -821,7 +822,8 @@ def sgn(input):
     if not is_floating(input._data.dtype):
         return sign(input)
     # torch's sign of NaN is 0
-    return _NoGrad(lambda xp, x: xp.where(xp.isnan(x), xp.zeros((), x.dtype), xp.sign(x)))(input)
+    return _NoGrad(lambda xp, x: xp.where(xp.isnan(x), xp.zeros((), x.dtype), xp.sign(x)),
+                   "sgn")(input)
 
 
 def signbit(input):
@@ -865,7 +867,7 @@ def angle(input):
     def fn(xp, a):
         out = xp.where(a < 0, xp.full((), pi, a.dtype), xp.zeros((), a.dtype))
         return xp.where(xp.isnan(a), a, out)
-    return _NoGrad(fn)(x)
+    return _NoGrad(fn, "angle")(x)
 
 
 def isreal(input):
@@ -1012,7 +1014,7 @@ def _no_grad_inplace(fn, name):
                 raise RuntimeError(f"{name}: output with shape {tuple(a.shape)} doesn't match "
                                    f"the broadcast shape {tuple(out.shape)}")
             return out.astype(a.dtype)
-        return _NoGrad(compute)(x)
+        return _NoGrad(compute, name)(x)
 
     def method(self, *args):
         return self._apply_inplace(op, *args)

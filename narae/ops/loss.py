@@ -60,6 +60,17 @@ def _reduce(loss, reduction):
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
+def _refuse_complex(name, *tensors):
+    """torch has no complex kernel for this loss (it orders values, or needs real
+    probabilities): NotImplementedError, as torch."""
+    for t in tensors:
+        if isinstance(t, Tensor) and t._data.dtype.kind == "c":
+            shapes = ", ".join(f"{x.dtype} of shape {tuple(x.shape)}" for x in tensors
+                               if isinstance(x, Tensor))
+            raise NotImplementedError(f"{name} is not implemented for complex tensors "
+                                      f"(got {shapes})")
+
+
 def _same_shape_warning(input, target):
     if tuple(input.shape) != tuple(target.shape):
         warnings.warn(f"Using a target size ({tuple(target.shape)}) that is different to the "
@@ -274,6 +285,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
              reduction="mean"):
     """-input[n, target[n]] * weight[target[n]] for log-probability input (N, C, d1, ...)."""
     reduction = _reduction(size_average, reduce, reduction)
+    _refuse_complex("nll_loss", input)
     axis = _class_axis(input, "nll_loss")
     c = input.shape[axis]
     _check_class_weight(weight, c, "nll_loss", input)
@@ -300,6 +312,7 @@ def _weighted(loss, weight, reduction, input, mean_by_weight):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """(input - target) ** 2, reduced (a weighted mean divides by the weights' sum)."""
     reduction = _reduction(size_average, reduce, reduction)
+    _refuse_complex("mse_loss", input, target)
     _same_shape_warning(input, target)
     d = input - target
     return _weighted(d * d, weight, reduction, input, True)
@@ -319,8 +332,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     d = input - target
     ad = _abs(d)
-    if beta == 0:
+    if beta == 0:  # plain L1: |d| is real, complex inputs work (as torch)
         return _reduce(ad, reduction)
+    _refuse_complex("smooth_l1_loss", input, target)
     return _reduce(where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
 
 
@@ -331,6 +345,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, got "
                            f"{delta}")
+    _refuse_complex("huber_loss", input, target)
     d = input - target
     ad = _abs(d)
     loss = where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
@@ -370,6 +385,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ShapeError(f"binary_cross_entropy: using a target of shape {tuple(target.shape)} "
                          f"that is different to the input shape {tuple(input.shape)} is not "
                          "supported; please ensure they have the same size")
+    _refuse_complex("binary_cross_entropy", input, target)
     x = input._data
     if x.size and capture.can_read_back() and bool(((x < 0) | (x > 1)).any()):
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
@@ -397,6 +413,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} "
                          f"must be the same as input size {tuple(input.shape)}")
+    _refuse_complex("binary_cross_entropy_with_logits", input, target)
     sp = SoftplusNeg()(input)
     if pos_weight is not None:
         loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * sp
@@ -408,15 +425,20 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """log(1 + exp(-target * input)), target in {-1, 1}."""
+    """log(1 + exp(-target * input)), target in {-1, 1}. Complex input: the same formula on
+    the principal branch of log (holomorphic, as torch computes it)."""
     reduction = _reduction(size_average, reduce, reduction)
-    return _reduce(SoftplusNeg()(target * input), reduction)
+    z = target * input
+    if z._data.dtype.kind == "c":
+        return _reduce(log(exp(-z) + 1.0), reduction)
+    return _reduce(SoftplusNeg()(z), reduction)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction="mean"):
     """Per-class binary logistic loss averaged over the classes (last dim) of each sample."""
     reduction = _reduction(size_average, reduce, reduction)
+    _refuse_complex("multilabel_soft_margin_loss", input, target)
     # -(t logsigmoid(x) + (1 - t) logsigmoid(-x)) with logsigmoid(z) = -softplus(-z)
     loss = target * SoftplusNeg()(input) + (1.0 - target) * SoftplusNeg()(-input)
     if weight is not None:
@@ -466,6 +488,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         red = "batchmean"
     else:
         red = _reduction(size_average, reduce, reduction)
+    for t in (input, target):
+        if isinstance(t, Tensor) and t._data.dtype.kind == "c":
+            raise RuntimeError(f"kl_div: Complex inputs not supported (input {input.dtype} of "
+                               f"shape {tuple(input.shape)}, target {target.dtype})")
     if log_target:
         loss = exp(target) * (target - input)
     else:

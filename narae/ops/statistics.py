@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .._dtype import is_floating, get_default_dtype
+from .._dtype import is_floating, get_default_dtype, from_numpy_dtype
+from ..autograd.forward_ad import _has_tangent
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..backend.capture import can_read_back
@@ -54,9 +55,17 @@ def _arange_along(xp, shape, axis):
     return xp.arange(shape[axis], dtype=np.int64).reshape(view)
 
 
+def _refuse_complex(input, name, exc=NotImplementedError):
+    """torch has no complex kernel for ``name`` (it orders or bins values)."""
+    if isinstance(input, Tensor) and input._data.dtype.kind == "c":
+        raise exc(f"{name} is not implemented for complex tensors (got {input.dtype} of shape "
+                  f"{tuple(input.shape)})")
+
+
 def _float_dtype_for(input):
-    """torch turns integer inputs of trapezoid/cov into the default float dtype."""
-    if is_floating(input._data.dtype):
+    """torch turns integer inputs of trapezoid/cov into the default float dtype (complex
+    inputs stay complex)."""
+    if is_floating(input._data.dtype) or input._data.dtype.kind == "c":
         return input
     return input.to(get_default_dtype())
 
@@ -64,9 +73,11 @@ def _float_dtype_for(input):
 # --- cummax / cummin -----------------------------------------------------------------------
 def _cum_extreme(input, dim, is_max):
     name = "cummax" if is_max else "cummin"
+    _refuse_complex(input, name)
     if input.ndim == 0:
         xp = get_array_module(input._data)
-        return _values_indices(name)(input * 1 if input.requires_grad else Tensor(
+        return _values_indices(name)(input * 1 if input.requires_grad or _has_tangent(input)
+                                     else Tensor(
             input._data.copy()), Tensor(xp.zeros((), np.int64)))
     axis = normalize_dim(dim, input.ndim)
     x = input._data
@@ -82,7 +93,9 @@ def _cum_extreme(input, dim, is_max):
         hit |= xp.isnan(x)
     pos = _arange_along(xp, x.shape, axis)
     idx = _scan(xp, xp.where(hit, pos, 0), axis, "maximum")
-    values = _take(input, axis, idx) if input.requires_grad else Tensor(best)
+    # (the op is needed for a gradient, or for a forward-mode tangent)
+    values = _take(input, axis, idx) if input.requires_grad or _has_tangent(input) \
+        else Tensor(best)
     return _values_indices(name)(values, Tensor(idx))
 
 
@@ -151,8 +164,94 @@ def _reverse_linear_scan(a, b, n):
     return b
 
 
+class ComplexLogCumSumExp(Function):
+    """y_i = log sum_{j<=i} exp(z_j) for complex z, as torch: a log-step scan of
+    logaddexp(a, b) = max + log1p(exp(min - max)) (max: the larger real part, so nothing
+    overflows), then the imaginary parts moved by multiples of 2 pi onto the branch torch's
+    sequential scan lands on (``_torch_log_branch``).
+
+    Holomorphic: dy_i/dz_j = exp(z_j - y_i) (j <= i), so the gradient is
+    dz_j = conj(exp(z_j - y_j)) S_j with S_j = g_j + conj(exp(y_j - y_{j+1})) S_{j+1}, the
+    real op's reverse scan with conjugated factors.
+    """
+    uses_outputs = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        xm = xp.moveaxis(x, self.axis, -1)
+        y, n, s = xm, xm.shape[-1], 1
+        while s < n:
+            y = xp.concatenate([y[..., :s], _complex_logaddexp(xp, y[..., s:], y[..., :-s])],
+                               axis=-1)
+            s *= 2
+        y = xp.moveaxis(y, -1, self.axis)
+        principal = y.real + 1j * xp.angle(xp.exp(1j * y.imag))
+        k = _torch_log_branch(xp, x, principal, self.axis)
+        return (principal + 1j * k).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        from .complex import conj
+        x, y = self.inputs[0], self.output()
+        xm, ym = movedim(x, self.axis, -1), movedim(y, self.axis, -1)
+        g = movedim(gy, self.axis, -1)
+        xp = get_array_module(x._data)
+        n = xm.shape[-1]
+        if n > 1:
+            a = cat([conj(exp(ym[..., :-1] - ym[..., 1:])),
+                     Tensor(xp.zeros(ym.shape[:-1] + (1,), x._data.dtype))], -1)
+            s = _reverse_linear_scan(a, g, n)
+        else:
+            s = g
+        return movedim(conj(exp(xm - ym)) * s, -1, self.axis)
+
+
+def _complex_logaddexp(xp, a, b):
+    """log(exp(a) + exp(b)) for complex arrays, shifted by the operand with the larger real
+    part (a when the real parts tie)."""
+    swap = a.real < b.real
+    hi, lo = xp.where(swap, b, a), xp.where(swap, a, b)
+    with np.errstate(invalid="ignore"):
+        out = hi + xp.log1p(xp.exp(lo - hi))
+    # both -inf: exp(-inf) + exp(-inf) = 0, log 0 = -inf (not inf - inf = nan)
+    return xp.where(xp.isneginf(hi.real), hi, out)
+
+
+def _torch_log_branch(xp, x, y, axis):
+    """2 pi k per element: what torch's sequential y_i = logaddexp(y_{i-1}, x_i) adds to the
+    principal Im(log S_i). Each step adds Log(1 + exp(min - max)) to the operand with the
+    larger real part (Re y_i does not depend on the branch, so that choice does not either):
+    continuing from y_{i-1} adds wrap(arg S_i - arg S_{i-1}); restarting from x_i gives
+    Im x_i + wrap(arg S_i - Im x_i). A segmented cumulative sum of those, vectorized."""
+    two_pi = 2 * np.pi
+    xm, ym = xp.moveaxis(x, axis, -1), xp.moveaxis(y, axis, -1)
+    arg = ym.imag
+
+    def wrap(a):
+        return a - two_pi * xp.round(a / two_pi)
+    first = xp.ones(xm.shape[:-1] + (1,), bool)
+    restart = xp.concatenate([first, xm.real[..., 1:] > ym.real[..., :-1]], axis=-1)
+    step = xp.concatenate([xp.zeros_like(arg[..., :1]), wrap(arg[..., 1:] - arg[..., :-1])],
+                          axis=-1)
+    step = xp.where(restart, 0, step)
+    run = xp.cumsum(step, axis=-1)
+    start = xm.imag + wrap(arg - xm.imag) - run
+    pos = _arange_along(xp, xm.shape, xm.ndim - 1)
+    seg = _scan(xp, xp.where(restart, pos, 0), -1, "maximum")
+    target = xp.take_along_axis(start, seg, axis=-1) + run
+    k = target - arg
+    k = xp.where(xp.isfinite(k), k, 0)
+    return xp.moveaxis(k, -1, axis)
+
+
 def logcumsumexp(input, dim):
     """log(cumsum(exp(x))) along ``dim``, computed stably."""
+    if input._data.dtype.kind == "c":
+        if input.ndim == 0:
+            return input * 1
+        return ComplexLogCumSumExp(normalize_dim(dim, input.ndim))(input)
     if not is_floating(input._data.dtype):
         raise NotImplementedError(f"logcumsumexp(): not implemented for {input.dtype} (input "
                                   f"of shape {tuple(input.shape)}); expected a floating point "
@@ -322,6 +421,7 @@ def mode(input, dim=-1, keepdim=False):
 def msort(input):
     """Sorted along the first dim (``sort(input, dim=0).values``)."""
     from .index import sort
+    _refuse_complex(input, "msort (sort)", RuntimeError)
     return sort(input, 0).values
 
 
@@ -595,6 +695,7 @@ def histogram(input, bins, *, range=None, weight=None, density=False):
     total and the bin widths, so the histogram integrates to 1. (torch's equal-width edges
     can differ from ours by an ulp, so a value exactly on an edge may change bins.)
     """
+    _refuse_complex(input, "histogram")
     if not is_floating(input._data.dtype):
         raise NotImplementedError(f"histogram(): not implemented for {input.dtype}; expected a "
                                   f"floating point input")
@@ -610,6 +711,7 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):
 
     ``bins``: one count for all dims, a count per dim, or a list of 1-D edge tensors.
     """
+    _refuse_complex(input, "histogramdd")
     if not is_floating(input._data.dtype):
         raise NotImplementedError(f"histogramdd(): not implemented for {input.dtype}; expected "
                                   f"a floating point input")
@@ -691,6 +793,8 @@ def bincount(input, weights=None, minlength=0):
 
     The output's length (max + 1) depends on the data: it is read back from the device.
     """
+    _refuse_complex(input, "bincount")
+    _refuse_complex(weights, "bincount")
     data = input._data
     if input.ndim != 1 or data.dtype.kind not in "iu":
         raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs (got "
@@ -767,6 +871,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
     Always sorted (as torch on the CPU). The output's size depends on the data: read back.
     """
+    _refuse_complex(input, "unique")
     xp = get_array_module(input._data)
     if dim is None:
         flat = input._data.reshape(-1)
@@ -794,6 +899,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     """Collapse each run of equal consecutive elements (or slices along ``dim``) into one."""
+    _refuse_complex(input, "unique_consecutive")
     xp = get_array_module(input._data)
     if dim is None:
         s = input._data.reshape(-1)
@@ -843,6 +949,8 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     left: the first i with seq[i] >= v; right (or side='right'): the first i with seq[i] > v.
     An N-D sequence searches row by row (its leading dims match those of ``values``).
     """
+    _refuse_complex(sorted_sequence, "searchsorted")
+    _refuse_complex(values, "searchsorted")
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
@@ -900,6 +1008,10 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
     """Whether each element of ``elements`` is in ``test_elements`` (a sort and a search)."""
+    for t in (elements, test_elements):
+        if isinstance(t, Tensor) and t._data.dtype.kind == "c":
+            raise RuntimeError(f"Unsupported input type encountered for isin(): {t.dtype} "
+                               f"(shape {tuple(t.shape)})")
     if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
         raise TypeError("isin(): expected elements or test_elements to be a Tensor")
     like = elements if isinstance(elements, Tensor) else test_elements
@@ -930,6 +1042,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     if x.ndim < 2:
         x = reshape(x, (1, -1))
     n_obs = x.shape[1]
+    real_dt = from_numpy_dtype(x._data.real.dtype)  # weights stay real for complex input
     w = None
     for name, t in (("fweights", fweights), ("aweights", aweights)):
         if t is None:
@@ -949,7 +1062,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
                                f"{t.dtype}")
         if can_read_back() and t._data.size and bool((t._data < 0).any()):
             raise RuntimeError(f"cov(): {name} cannot be negative")
-        t = reshape(t, (-1,)).to(x.dtype)
+        t = reshape(t, (-1,)).to(real_dt)
         w = t if w is None else w * t
     if w is None:
         avg = Mean((1,), True)(x)
@@ -961,13 +1074,14 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         if aweights is None:
             norm = w_sum - correction
         else:
-            norm = w_sum - correction * (w * reshape(aweights, (-1,)).to(x.dtype)).sum() / w_sum
+            norm = w_sum - correction * (w * reshape(aweights, (-1,)).to(real_dt)).sum() / w_sum
         norm = clamp(norm, min=0)
     xm = x - avg
     xw = xm if w is None else xm * w
     from .linalg import matmul
+    from .complex import conj
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = matmul(xw, xm.t()) / norm
+        c = matmul(xw, conj(xm).t()) / norm  # (x - mean)(x - mean)^H for complex x
     if c.shape == (1, 1):
         c = reshape(c, ())
     return c
@@ -982,9 +1096,16 @@ def corrcoef(input):
     n = c.shape[0]
     eye = Tensor(xp.eye(n, dtype=c._data.dtype))
     d = (c * eye).sum(1)
+    cplx = c._data.dtype.kind == "c"
+    if cplx:  # the variances on the diagonal are real
+        from .complex import real
+        d = real(d)
     sd = sqrt(d)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = c / reshape(sd, (-1, 1)) / reshape(sd, (1, -1))
+    if cplx:  # torch clips the real and imaginary parts each to [-1, 1]
+        from .complex import complex as _complex, imag, real
+        return _complex(clamp(real(c), -1, 1), clamp(imag(c), -1, 1))
     return clamp(c, -1, 1)
 
 
@@ -1001,7 +1122,7 @@ def renorm(input, p, dim, maxnorm):
         raise RuntimeError(f"renorm: non-positive-norm not supported (p={p})")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
-    if not is_floating(input._data.dtype):
+    if not (is_floating(input._data.dtype) or input._data.dtype.kind == "c"):
         raise RuntimeError(f"renorm: expected a floating point input, got {input.dtype}")
     axis = normalize_dim(dim, input.ndim)
     others = tuple(d for d in range(input.ndim) if d != axis)

@@ -1,7 +1,7 @@
 """Adadelta: steps scaled by the ratio of running RMS of updates to running RMS of gradients."""
 from ..autograd import grad_mode
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_non_negative
+from .optimizer import Optimizer, as_real_pairs, check_non_negative
 
 __all__ = ["Adadelta", "adadelta_update"]
 
@@ -44,6 +44,6 @@ class Adadelta(Optimizer):
             kw = dict(lr=group["lr"], rho=group["rho"], eps=group["eps"],
                       weight_decay=group["weight_decay"], maximize=group["maximize"])
             for p, state in self._params_with_grad(group, "square_avg", "acc_delta"):
-                adadelta_update(p._data, p.grad._data, state["square_avg"]._data,
-                                state["acc_delta"]._data, **kw)
+                adadelta_update(*as_real_pairs(p, p._data, p.grad._data, state["square_avg"]._data,
+                                               state["acc_delta"]._data), **kw)
         return loss

@@ -86,6 +86,8 @@ class Adafactor(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p._data.dtype.kind == "c":
+                    raise RuntimeError("Adafactor does not support complex parameters")
                 state = self.state.get(p) or self._init_state(p)
                 state["step"] += 1
                 arrays = [state[k]._data if k in state else None

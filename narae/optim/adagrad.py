@@ -2,7 +2,7 @@
 from ..autograd import grad_mode
 from ..tensor import Tensor
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_non_negative
+from .optimizer import Optimizer, as_real_pairs, check_non_negative
 
 __all__ = ["Adagrad", "adagrad_update"]
 
@@ -23,6 +23,14 @@ def adagrad_update(param, grad, state_sum, step, *, lr, lr_decay, weight_decay, 
     param += update
 
 
+def _initial_state(p, value):
+    """A complex weight starts both parts of its sum at ``value`` (torch's view_as_real)."""
+    xp = get_array_module(p._data)
+    if p._data.dtype.kind == "c":
+        value = complex(value, value)
+    return {"step": 0, "sum": Tensor(xp.full_like(p._data, value))}
+
+
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al.). Its state is created up front, as torch does."""
 
@@ -36,9 +44,7 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                xp = get_array_module(p._data)
-                self.state[p] = {"step": 0, "sum": Tensor(
-                    xp.full_like(p._data, group["initial_accumulator_value"]))}
+                self.state[p] = _initial_state(p, group["initial_accumulator_value"])
 
     @grad_mode.no_grad()
     def step(self, closure=None):
@@ -52,10 +58,9 @@ class Adagrad(Optimizer):
                     continue
                 state = self.state.get(p)
                 if not state:  # a group added after construction
-                    xp = get_array_module(p._data)
-                    state = self.state[p] = {"step": 0, "sum": Tensor(
-                        xp.full_like(p._data, group["initial_accumulator_value"]))}
+                    state = self.state[p] = _initial_state(p, group["initial_accumulator_value"])
                 state["step"] += 1
-                adagrad_update(p._data, p.grad._data, state["sum"]._data, state["step"], **kw)
+                adagrad_update(*as_real_pairs(p, p._data, p.grad._data, state["sum"]._data),
+                               state["step"], **kw)
                 p._version[0] += 1
         return loss

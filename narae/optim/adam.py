@@ -2,7 +2,7 @@
 from ..autograd import grad_mode
 from ..backend import get_array_module
 from . import _multi_tensor as mt
-from .optimizer import Optimizer, check_non_negative, check_betas
+from .optimizer import Optimizer, as_real_pairs, check_non_negative, check_betas
 
 __all__ = ["Adam", "adam_update", "lerp_"]
 
@@ -95,9 +95,9 @@ class Adam(Optimizer):
                 state = self._state_for(p, "exp_avg", "exp_avg_sq",
                                         *(("max_exp_avg_sq",) if amsgrad else ()))
                 state["step"] = mt.host_step(state["step"]) + 1
-                adam_update(p._data, p.grad._data, state["exp_avg"]._data,
-                            state["exp_avg_sq"]._data,
-                            state["max_exp_avg_sq"]._data if amsgrad else None,
+                adam_update(*as_real_pairs(p, p._data, p.grad._data, state["exp_avg"]._data,
+                                           state["exp_avg_sq"]._data,
+                                           state["max_exp_avg_sq"]._data if amsgrad else None),
                             state["step"], **kw)
                 p._version[0] += 1
         return loss

@@ -1,7 +1,7 @@
 """Adamax: Adam with the infinity norm, ``u_t = max(beta2 * u_{t-1}, |g_t| + eps)``."""
 from ..autograd import grad_mode
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_non_negative, check_betas
+from .optimizer import Optimizer, as_real_pairs, check_non_negative, check_betas
 from .adam import lerp_
 
 __all__ = ["Adamax", "adamax_update"]
@@ -43,6 +43,6 @@ class Adamax(Optimizer):
             kw = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                       weight_decay=group["weight_decay"], maximize=group["maximize"])
             for p, state in self._params_with_grad(group, "exp_avg", "exp_inf"):
-                adamax_update(p._data, p.grad._data, state["exp_avg"]._data,
-                              state["exp_inf"]._data, state["step"], **kw)
+                adamax_update(*as_real_pairs(p, p._data, p.grad._data, state["exp_avg"]._data,
+                                             state["exp_inf"]._data), state["step"], **kw)
         return loss

@@ -4,7 +4,7 @@ The average ``ax`` starts at step ``t0``; after training, copying ``state["ax"]`
 parameters gives the averaged model, which converges faster in theory (Polyak & Juditsky).
 """
 from ..autograd import grad_mode
-from .optimizer import Optimizer, check_non_negative, round_to_scalar_dtype
+from .optimizer import Optimizer, as_real_pairs, check_non_negative, round_to_scalar_dtype
 
 __all__ = ["ASGD", "asgd_update"]
 
@@ -47,6 +47,6 @@ class ASGD(Optimizer):
             for p, state in self._params_with_grad(
                     group, "ax", eta=round_to_scalar_dtype(group["lr"]), mu=1.0):
                 state["eta"], state["mu"] = asgd_update(
-                    p._data, p.grad._data, state["ax"]._data, state["step"], state["eta"],
+                    *as_real_pairs(p, p._data, p.grad._data, state["ax"]._data), state["step"], state["eta"],
                     state["mu"], **kw)
         return loss

@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..tensor import Tensor
 from ..backend import get_array_module
-from .optimizer import Optimizer
+from .optimizer import Optimizer, real_pairs
 
 __all__ = ["LBFGS"]
 
@@ -130,20 +130,29 @@ class _FlatParams:
     """The parameters seen as one flat vector: gather gradients, move along a direction."""
 
     def __init__(self, params):
+        # a complex parameter counts as its (re, im) pairs, as torch's view_as_real
         self.params = params
-        self.numel = sum(int(p._data.size) for p in params)
+        self.numel = sum(int(p._data.size) * (2 if p._data.dtype.kind == "c" else 1)
+                         for p in params)
 
     def flat_grad(self):
         xp = get_array_module(self.params[0]._data)
-        parts = [xp.zeros(p._data.size, p._data.dtype) if p.grad is None
-                 else p.grad._data.reshape(-1) for p in self.params]
+        parts = []
+        for p in self.params:
+            if p.grad is None:
+                d = p._data
+                parts.append(xp.zeros(d.size * 2, d.real.dtype) if d.dtype.kind == "c"
+                             else xp.zeros(d.size, d.dtype))
+            else:
+                parts.append(real_pairs(p.grad._data).reshape(-1))
         return xp.concatenate(parts) if len(parts) > 1 else parts[0].copy()
 
     def add(self, step, update):
         offset = 0
         for p in self.params:
-            n = p._data.size
-            p._data += step * update[offset:offset + n].reshape(p._data.shape)
+            data = real_pairs(p._data)
+            n = data.size
+            data += step * update[offset:offset + n].reshape(data.shape)
             p._version[0] += 1
             offset += n
 

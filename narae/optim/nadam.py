@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum, using Dozat's warming-up momentum schedule."""
 from ..autograd import grad_mode
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_non_negative, check_betas, round_to_scalar_dtype
+from .optimizer import Optimizer, as_real_pairs, check_non_negative, check_betas, round_to_scalar_dtype
 from .adam import adam_moments
 
 __all__ = ["NAdam", "nadam_update"]
@@ -62,6 +62,7 @@ class NAdam(Optimizer):
             for p, state in self._params_with_grad(group, "exp_avg", "exp_avg_sq",
                                                    mu_product=1.0):
                 state["mu_product"] = nadam_update(
-                    p._data, p.grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                    *as_real_pairs(p, p._data, p.grad._data, state["exp_avg"]._data,
+                                   state["exp_avg_sq"]._data),
                     state["step"], state["mu_product"], **kw)
         return loss

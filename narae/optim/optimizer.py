@@ -18,7 +18,32 @@ from ..autograd import grad_mode
 from ..backend import capture, get_array_module, device_of, to_device
 
 __all__ = ["Optimizer", "required", "check_non_negative", "check_betas", "round_to_scalar_dtype",
-           "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+           "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",
+           "real_pairs", "as_real_pairs"]
+
+
+def real_pairs(a):
+    """A complex array seen in place as real ``(re, im)`` pairs (shape ``a.shape + (2,)``,
+    torch's ``view_as_real``); a real array or None as it is. Writing to the result writes
+    ``a``: optimizers update complex parameters and their state through it."""
+    if a is None or a.dtype.kind != "c":
+        return a
+    xp = get_array_module(a)
+    half = a.real.dtype
+    if a.flags.c_contiguous:  # the common case: a plain view, no stride arithmetic
+        return a.reshape(a.shape or (1,)).view(half).reshape(a.shape + (2,))
+    return xp.lib.stride_tricks.as_strided(a.real, a.shape + (2,),
+                                           a.strides + (half.itemsize,))
+
+
+def as_real_pairs(p, *arrays):
+    """``arrays`` (a parameter's data, gradient and state) for an element-wise update: for a
+    complex parameter ``p`` each one through ``real_pairs``, so that the real and imaginary
+    parts are two independent coordinates (Adam's second moment is per part, not |g|^2),
+    as torch's optimizers do; for a real parameter the arrays as given (one dtype check)."""
+    if p._data.dtype.kind != "c":
+        return arrays
+    return tuple(real_pairs(a) for a in arrays)
 
 
 class _Required:

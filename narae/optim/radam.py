@@ -4,7 +4,7 @@ import math
 
 from ..autograd import grad_mode
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_non_negative, check_betas
+from .optimizer import Optimizer, as_real_pairs, check_non_negative, check_betas
 from .adam import adam_moments
 
 __all__ = ["RAdam", "radam_update"]
@@ -56,6 +56,6 @@ class RAdam(Optimizer):
                       decoupled_weight_decay=group["decoupled_weight_decay"],
                       maximize=group["maximize"])
             for p, state in self._params_with_grad(group, "exp_avg", "exp_avg_sq"):
-                radam_update(p._data, p.grad._data, state["exp_avg"]._data,
-                             state["exp_avg_sq"]._data, state["step"], **kw)
+                radam_update(*as_real_pairs(p, p._data, p.grad._data, state["exp_avg"]._data,
+                                            state["exp_avg_sq"]._data), state["step"], **kw)
         return loss

@@ -1,7 +1,7 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
 from ..autograd import grad_mode
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_non_negative
+from .optimizer import Optimizer, as_real_pairs, check_non_negative
 from .adam import lerp_
 
 __all__ = ["RMSprop", "rmsprop_update"]
@@ -57,7 +57,8 @@ class RMSprop(Optimizer):
             buffers = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) + \
                 (("grad_avg",) if centered else ())
             for p, state in self._params_with_grad(group, *buffers):
-                rmsprop_update(p._data, p.grad._data, state["square_avg"]._data,
-                               state["grad_avg"]._data if centered else None,
-                               state["momentum_buffer"]._data if momentum > 0 else None, **kw)
+                rmsprop_update(*as_real_pairs(
+                    p, p._data, p.grad._data, state["square_avg"]._data,
+                    state["grad_avg"]._data if centered else None,
+                    state["momentum_buffer"]._data if momentum > 0 else None), **kw)
         return loss

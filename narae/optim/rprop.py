@@ -3,7 +3,7 @@ shrunk when the sign flips; only the gradient's sign is used (Riedmiller & Braun
 from ..autograd import grad_mode
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_non_negative
+from .optimizer import Optimizer, as_real_pairs, check_non_negative
 
 __all__ = ["Rprop", "rprop_update"]
 
@@ -47,9 +47,11 @@ class Rprop(Optimizer):
             for p, state in self._params_with_grad(group, "prev"):
                 if "step_size" not in state:
                     xp = get_array_module(p._data)
-                    state["step_size"] = Tensor(xp.full_like(p._data, group["lr"]))
-                rprop_update(p._data, p.grad._data, state["prev"]._data,
-                             state["step_size"]._data, etaminus=etaminus, etaplus=etaplus,
+                    lr = group["lr"]  # a complex weight steps lr in both parts, as torch
+                    state["step_size"] = Tensor(xp.full_like(
+                        p._data, complex(lr, lr) if p._data.dtype.kind == "c" else lr))
+                rprop_update(*as_real_pairs(p, p._data, p.grad._data, state["prev"]._data,
+                                            state["step_size"]._data), etaminus=etaminus, etaplus=etaplus,
                              step_size_min=step_size_min, step_size_max=step_size_max,
                              maximize=group["maximize"])
         return loss

@@ -577,3 +577,16 @@ def test_same_tensor_twice_with_requires_grad():
 
 _TWICE = [lambda m, d: m.hypot(d, d), lambda m, d: m.atan2(d, d + 2), lambda m, d: d * d,
           lambda m, d: m.maximum(d, d * 0.5), lambda m, d: m.stack([d, d]).sum(0)]
+
+
+@pytest.mark.parametrize("op", ["cummax", "cummin"])
+def test_cumulative_extremes_keep_the_tangent(op):
+    """cummax/cummin skip their op for inputs that need no grad: a tangent must not be lost."""
+    x, t = randn(6), randn(6)
+    with fw.dual_level():
+        ours = fw.unpack_dual(getattr(nr, op)(fw.make_dual(nr.tensor(x), nr.tensor(t)), 0)
+                              .values).tangent
+    with tfw.dual_level():
+        theirs = tfw.unpack_dual(getattr(torch, op)(
+            tfw.make_dual(torch.tensor(x), torch.tensor(t)), 0).values).tangent
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)

@@ -18,6 +18,8 @@ def _grads(parameters):
 
 def _norm(a, norm_type):
     xp = get_array_module(a)
+    if a.dtype.kind == "c":  # a complex gradient's norm is that of its moduli (real)
+        a = xp.abs(a)
     if norm_type == math.inf:
         return xp.abs(a).max() if a.size else xp.zeros((), a.dtype)
     if norm_type == -math.inf:
@@ -39,7 +41,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         return Tensor(0.0)
     xp = get_array_module(tensors[0]._data)
     norms = xp.stack([_norm(t._data, norm_type).astype(xp.float64) for t in tensors])
-    total = _norm(norms, norm_type).astype(tensors[0]._data.dtype)
+    dtype = tensors[0]._data.dtype
+    if dtype.kind == "c":
+        dtype = np.dtype(dtype.char.lower())  # complex64 -> float32, complex128 -> float64
+    total = _norm(norms, norm_type).astype(dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
                            "`parameters` is non-finite, so it cannot be clipped. To disable "
@@ -83,5 +88,9 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     for g in _grads(parameters):
         xp = get_array_module(g._data)
+        if g._data.dtype.kind == "c":
+            raise NotImplementedError(f"clip_grad_value_: clamp is not supported for complex "
+                                      f"types (a {g.dtype} gradient of shape "
+                                      f"{tuple(g.shape)})")
         xp.clip(g._data, -clip_value, clip_value, out=g._data)
         g._version[0] += 1
