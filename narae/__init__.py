@@ -60,6 +60,7 @@ from .graph_capture import compile
 from . import amp
 from .amp import autocast
 from .io import save, load
+from .sparse._api import sparse_coo_tensor  # noqa: F401 (torch.sparse_coo_tensor)
 
 from .autograd import engine as _engine
 from .ops.shape import sum_to as _sum_to
@@ -68,7 +69,7 @@ _engine._sum_to = _sum_to
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models",
-                "linalg", "distributions", "func", "special", "profiler", "fft", "onnx")
+                "linalg", "distributions", "func", "special", "profiler", "fft", "onnx", "sparse")
 
 
 def __getattr__(name):

@@ -6,11 +6,11 @@ from .tensor import Tensor, register_methods
 from .backend import get_array_module
 
 __all__ = ["is_tensor", "is_storage", "is_floating_point", "is_complex", "is_nonzero",
-           "numel", "strided", "layout"]
+           "numel", "strided", "sparse_coo", "layout"]
 
 
 class layout:
-    """A tensor's memory layout; narae tensors are all dense and ``strided``."""
+    """A tensor's memory layout: dense ``strided``, or ``sparse_coo`` (narae.sparse)."""
 
     def __init__(self, name):
         self.name = name
@@ -20,6 +20,7 @@ class layout:
 
 
 strided = layout("strided")
+sparse_coo = layout("sparse_coo")
 
 
 def _stride(self, dim=None):

@@ -49,9 +49,22 @@ class Accumulator:
     def add(self, prev, g):
         if prev is None:
             return g
+        if type(g) is not _Tensor or type(prev) is not _Tensor:
+            return self._add_other(prev, g)
+        if not self.create_graph and id(prev._data) in self.owned and \
+                prev._data.shape == g._data.shape and prev._data.dtype == g._data.dtype:
+            prev._data += g._data
+            return prev
+        total = prev + g
+        return self._own(total._data) if not self.create_graph else total
+
+    def _add_other(self, prev, g):
+        """Sums involving a SparseGrad, a sparse COO gradient or a Tensor subclass."""
         if type(g) is SparseGrad:
             if type(prev) is SparseGrad:
                 buf = prev.dense()
+            elif _sparse_add is not None and _sparse_add.is_sparse(prev):
+                buf = prev._data.to_dense()
             elif id(prev._data) in self.owned:
                 buf = prev._data
             else:
@@ -59,8 +72,10 @@ class Accumulator:
             g.scatter_into(buf)
             return self._own(buf)
         if type(prev) is SparseGrad:
-            prev, g = g, prev
-            return self.add(prev, g)
+            return self.add(g, prev)
+        if _sparse_add is not None and (_sparse_add.is_sparse(g) or _sparse_add.is_sparse(prev)):
+            # sparse + sparse stays sparse (concatenated); sparse + dense is dense
+            return _sparse_add(prev, g, self.create_graph)
         if not self.create_graph and id(prev._data) in self.owned and \
                 prev._data.shape == g._data.shape and prev._data.dtype == g._data.dtype:
             prev._data += g._data
@@ -103,13 +118,23 @@ class _Leaves:
         if self.create_graph:
             t.grad = g if t.grad is None else t.grad + g
             return
+        if type(g) is not _Tensor and _sparse_add is not None and (
+                _sparse_add.is_sparse(g) or _sparse_add.is_sparse(t.grad)):
+            # a sparse gradient: kept sparse, summed with a sparse .grad by concatenation
+            t.grad = g if t.grad is None else _sparse_add(t.grad, g, False)
+            return
         data = g._data
         if id(data) in self.assigned:  # never let two leaves share one gradient array
             data = data.copy()
         if t.grad is None:
             t.grad = _Tensor(data)
         else:
-            t.grad = _Tensor(t.grad._data + data)
+            try:
+                t.grad = _Tensor(t.grad._data + data)
+            except TypeError:  # (a sparse .grad refuses NumPy's +: the dense sum is ours)
+                if _sparse_add is None or not _sparse_add.is_sparse(t.grad):
+                    raise
+                t.grad = _sparse_add(t.grad, g, False)
         self.assigned.add(id(t.grad._data))
 
 
@@ -310,6 +335,9 @@ def _zeros(shape, dtype, fn):
 
 _Tensor = None
 _sum_to = None
+# Set by narae.sparse: ``_sparse_add(a, b, create_graph)`` sums two gradients of which one
+# at least is sparse COO; ``_sparse_add.is_sparse(t)`` tells a sparse tensor.
+_sparse_add = None
 _real_part = None  # set by narae.ops.complex (a differentiable ``real``)
 
 # -- instrumentation: modes that watch every op (anomaly detection, the profiler) -------------

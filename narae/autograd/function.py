@@ -162,11 +162,22 @@ class Function:
             else:
                 ys = self.forward(*[x._data for x in inputs])
         except ValueError as e:  # NumPy's shape errors: say which op and which shapes
+            r = _sparse_hook(self, inputs) if _sparse_hook is not None else None
+            if r is not None:
+                return r
             _raise_if_mixed_devices(self, inputs, e)
             shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
             raise ShapeError(f"{type(self).__name__}: {e} (input shapes: {shapes})") from None
         except (TypeError, AttributeError) as e:  # CuPy refusing a NumPy operand: name devices
+            r = _sparse_hook(self, inputs) if _sparse_hook is not None else None
+            if r is not None:  # a sparse tensor met a dense op: rerouted, or a clear error
+                return r
             _raise_if_mixed_devices(self, inputs, e)
+            raise
+        except Exception:
+            r = _sparse_hook(self, inputs) if _sparse_hook is not None else None
+            if r is not None:
+                return r
             raise
         # bfloat16 is in use: keep NumPy from widening it (a float16/32/64 first input
         # rules the rounding out, so float32 ops skip the call)
@@ -271,6 +282,9 @@ def _legacy_call(self, *args, **kwargs):
 
 
 _Tensor = None  # set by narae.tensor to avoid an import cycle
+# Set by narae.sparse: ``hook(fn, inputs)`` is asked only after a forward has failed; it
+# returns None when no input is sparse, else the op's sparse result (or raises a clear error).
+_sparse_hook = None
 _custom_apply = None  # set by narae.autograd.custom (torch-style Function.apply)
 
 from .custom import FunctionCtx, once_differentiable  # noqa: E402,F401 (torch's location)

@@ -9,8 +9,9 @@ JSON (not pickle) means loading a file can never run code.
     state = nr.load("ck.safetensors")
 
 Structure nodes: JSON numbers/strings/bools/null stand for themselves; containers are
-one-key objects: ``{"T": name}`` a Tensor, ``{"A": name}`` a NumPy array, ``{"D": [[k, v]...]}``
-a dict (keys keep their type: str, int, float, bool or None), ``{"L": [...]}`` a list and
+one-key objects: ``{"T": name}`` a Tensor, ``{"A": name}`` a NumPy array,
+``{"S": [indices name, values name, shape, coalesced]}`` a sparse COO tensor,
+``{"D": [[k, v]...]}`` a dict (keys keep their type: str, int, float, bool or None), ``{"L": [...]}`` a list and
 ``{"U": [...]}`` a tuple.
 """
 import json
@@ -47,6 +48,14 @@ class _Encoder:
             return obj
         if isinstance(obj, np.generic):
             return obj.item()
+        if isinstance(obj, Tensor) and _is_sparse(obj):
+            # a sparse COO tensor: its indices and values are two entries; shape in JSON
+            sp = obj._data
+            ix = self.name_for(path + ("indices",))
+            self.tensors[ix] = Tensor(sp.indices)
+            vals = self.name_for(path + ("values",))
+            self.tensors[vals] = Tensor(sp.values)
+            return {"S": [ix, vals, list(sp.shape), sp.coalesced]}
         if isinstance(obj, Tensor):
             name = self.name_for(path)
             self.tensors[name] = obj
@@ -70,6 +79,10 @@ class _Encoder:
                         "(only tensors, arrays, numbers, strings, None and dict/list/tuple)")
 
 
+def _is_sparse(t):
+    return type(t._data).__name__ == "SparseCOOArray"
+
+
 def _show(path):
     return "the top level" if not path else "key " + "/".join(repr(p) for p in path)
 
@@ -84,6 +97,13 @@ def _decode(node, tensors, where):
                 raise ValueError(f"{where}: structure refers to missing tensor {value!r}")
             t = tensors[value]
             return np.asarray(t) if kind == "A" else t
+        if kind == "S" and isinstance(value, list) and len(value) == 4:
+            ix, vals, shape, coalesced = value
+            if ix not in tensors or vals not in tensors:
+                raise ValueError(f"{where}: structure refers to missing sparse parts {value!r}")
+            from ..sparse import SparseCOOArray, SparseTensor
+            return SparseTensor(SparseCOOArray(tensors[ix]._data, tensors[vals]._data,
+                                               tuple(shape), bool(coalesced)))
         if kind == "D" and isinstance(value, list):
             out = {}
             for item in value:
