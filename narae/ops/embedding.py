@@ -152,7 +152,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 
     The gradient of repeated indices accumulates; the ``padding_idx`` row gets none;
     ``max_norm`` renormalises the looked-up rows of ``weight`` in place first (torch's
-    semantics). ``sparse=True`` is accepted but the gradient is dense.
+    semantics). ``sparse=True`` makes ``weight``'s gradient a sparse COO tensor of the
+    looked-up rows (uncoalesced, as torch).
     """
     if weight.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
@@ -176,6 +177,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             grad_scale /= counts[idx]
         if padding_idx is not None:
             grad_scale[idx == padding_idx] = 0
+    if sparse:
+        from ..sparse._embedding import SparseGather
+        return SparseGather(idx, num, None, grad_scale)(weight)
     return Gather(idx, num, None, grad_scale)(weight)
 
 
@@ -192,6 +196,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                                   "per_sample_weights is only supported for mode='sum'")
     if scale_grad_by_freq:
         raise NotImplementedError("embedding_bag: scale_grad_by_freq is not supported")
+    if sparse and mode == "max":
+        raise ValueError("max mode does not support sparse weights")
     xp = get_array_module(weight._data)
     if input.ndim == 2:
         if offsets is not None:
@@ -228,13 +234,16 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if max_norm is not None:
             _renorm_rows(weight, flat._data, max_norm, norm_type)
         bag_w = None if keep is None else keep.reshape(input.shape)
-        summed = _BagSum(input._data, weight.shape[0], bag_w)(weight)
+        bag_fn = _BagSum
+        if sparse:
+            from ..sparse._embedding import SparseBagSum as bag_fn
+        summed = bag_fn(input._data, weight.shape[0], bag_w)(weight)
         if mode == "sum":
             return summed
         if keep is None:
             return summed / max(input.shape[1], 1)
         return summed / Tensor(xp.maximum(bag_w.sum(1), 1)[:, None])
-    rows = embedding(flat, weight, None, max_norm, norm_type)
+    rows = embedding(flat, weight, None, max_norm, norm_type, sparse=sparse)
     if mode == "max":
         return _SegmentMax(seg, bags, xp.ones(flat.shape, dt) if keep is None else keep)(rows)
     weights = None if keep is None else Tensor(keep[:, None])

@@ -1,5 +1,6 @@
 """Adagrad: per-coordinate steps shrinking with the sum of all past squared gradients."""
 from ..autograd import grad_mode
+from ..sparse._optim import is_sparse_grad, adagrad_sparse_update
 from ..tensor import Tensor
 from ..backend import get_array_module
 from .optimizer import Optimizer, as_real_pairs, check_non_negative
@@ -33,6 +34,7 @@ def _initial_state(p, value):
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al.). Its state is created up front, as torch does."""
+    _accepts_sparse_grads = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
@@ -60,7 +62,11 @@ class Adagrad(Optimizer):
                 if not state:  # a group added after construction
                     state = self.state[p] = _initial_state(p, group["initial_accumulator_value"])
                 state["step"] += 1
-                adagrad_update(*as_real_pairs(p, p._data, p.grad._data, state["sum"]._data),
-                               state["step"], **kw)
+                if is_sparse_grad(p):  # Embedding(sparse=True): only its rows change
+                    adagrad_sparse_update(p._data, p.grad._data, state["sum"]._data,
+                                          state["step"], **kw)
+                else:
+                    adagrad_update(*as_real_pairs(p, p._data, p.grad._data,
+                                                  state["sum"]._data), state["step"], **kw)
                 p._version[0] += 1
         return loss

@@ -16,6 +16,8 @@ from .._dtype import is_floating
 from ..tensor import Tensor
 from ..autograd import grad_mode
 from ..backend import capture, get_array_module, device_of, to_device
+from ..sparse._coo import SparseCOOArray
+from ..sparse._optim import reject_sparse_grad
 
 __all__ = ["Optimizer", "required", "check_non_negative", "check_betas", "round_to_scalar_dtype",
            "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",
@@ -108,6 +110,8 @@ def _with_step_hooks(step):
     its parent's)."""
     @functools.wraps(step)
     def hooked_step(self, *args, **kwargs):
+        if SparseCOOArray.ever_made and not self._accepts_sparse_grads:
+            _reject_sparse_grads(self)
         hooks = self.__dict__.get("_hooks")
         if (not hooks and not _global_step_pre_hooks and not _global_step_post_hooks) or \
                 self.__dict__.get("_in_hooked_step"):
@@ -135,8 +139,18 @@ def _with_step_hooks(step):
     return hooked_step
 
 
+def _reject_sparse_grads(optimizer):
+    """torch's error when an optimizer without a sparse path meets a sparse gradient."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            reject_sparse_grad(type(optimizer).__name__, p)
+
+
 class Optimizer:
     """Base class: ``params`` is an iterable of Tensors or of dicts (param groups)."""
+
+    # SGD, Adagrad and SparseAdam update the rows of a sparse gradient; the others refuse it
+    _accepts_sparse_grads = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

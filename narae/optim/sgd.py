@@ -1,5 +1,7 @@
 """Stochastic gradient descent, with optional (Nesterov) momentum and L2 weight decay."""
 from ..autograd import grad_mode
+from ..sparse._coo import SparseCOOArray
+from ..sparse._optim import is_sparse_grad, sgd_sparse_update
 from ..tensor import Tensor
 from . import _multi_tensor as mt
 from .optimizer import Optimizer, check_non_negative
@@ -30,6 +32,7 @@ def sgd_update(param, grad, buf, *, lr, momentum, dampening, weight_decay, neste
 
 class SGD(Optimizer):
     """``p -= lr * g`` with ``g`` optionally through weight decay and a momentum buffer."""
+    _accepts_sparse_grads = True
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
@@ -51,10 +54,11 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum = group["lr"], group["momentum"]
             params = [p for p in group["params"] if p.grad is not None]
+            has_sparse = SparseCOOArray.ever_made and any(is_sparse_grad(p) for p in params)
             # torch's first momentum step sets buf = grad: done by the per-tensor path
             first = momentum != 0 and any("momentum_buffer" not in self.state.get(p, {})
                                           for p in params)
-            if not first and self._takes_fused_path(group, params):
+            if not first and not has_sparse and self._takes_fused_path(group, params):
                 self._fused_step(group, params, found_inf)
                 continue
             if mt.skip_on_host(found_inf):
@@ -63,15 +67,16 @@ class SGD(Optimizer):
                       weight_decay=group["weight_decay"], nesterov=group["nesterov"],
                       maximize=group["maximize"])
             for p in params:
+                # (a sparse grad, from Embedding(sparse=True), updates only its rows)
+                upd = sgd_sparse_update if has_sparse and is_sparse_grad(p) else sgd_update
                 if momentum != 0:
                     state = self.state.setdefault(p, {})
                     old = state.get("momentum_buffer")
-                    buf = sgd_update(p._data, p.grad._data, None if old is None else old._data,
-                                     **kw)
+                    buf = upd(p._data, p.grad._data, None if old is None else old._data, **kw)
                     if old is None:
                         state["momentum_buffer"] = Tensor(buf)
                 else:
-                    sgd_update(p._data, p.grad._data, None, **kw)
+                    upd(p._data, p.grad._data, None, **kw)
                 p._version[0] += 1
         return loss
 

@@ -37,8 +37,12 @@ class SparseCOOArray:
     """
     __slots__ = ("indices", "values", "shape", "coalesced")
     __array_ufunc__ = None
+    # Set once any sparse array exists: optimizers without a sparse path check their
+    # gradients only from then on (programs that never go sparse pay one attribute read).
+    ever_made = False
 
     def __init__(self, indices, values, shape, coalesced=False):
+        SparseCOOArray.ever_made = True
         self.indices, self.values = indices, values
         self.shape, self.coalesced = tuple(int(s) for s in shape), bool(coalesced)
 

@@ -1,9 +1,6 @@
-"""Sparse embedding gradients and the sparse-gradient optimizer updates against torch, plus
-save/load of sparse tensors.
-
-Until narae/ops/embedding.py and narae/optim/* dispatch to narae.sparse (see the lead's
-notes), the lookup uses ``SparseGather`` and the updates the functions of
-``narae.sparse._optim`` directly, exactly as those files will."""
+"""Sparse embedding gradients (``Embedding(sparse=True)``) and the optimizers that take
+them (SGD, Adagrad, SparseAdam) against torch, through the public API; plus save/load of
+sparse tensors."""
 import warnings
 
 import numpy as np
@@ -12,7 +9,6 @@ import torch
 
 import narae as nr
 from narae.sparse import _optim as so
-from narae.sparse._embedding import SparseGather, SparseBagSum
 from helpers import randn
 
 warnings.filterwarnings("ignore", message="Sparse invariant checks")
@@ -27,12 +23,7 @@ def _np(t):
 
 
 def lookup(w, idx, padding_idx=None):
-    """``F.embedding(idx, w, padding_idx, sparse=True)`` as embedding.py will build it."""
-    scale = None
-    if padding_idx is not None:
-        scale = np.ones(idx.shape, w._data.dtype)
-        scale[idx == padding_idx] = 0
-    return SparseGather(idx, w.shape[0], None, scale)(w)
+    return nr.nn.functional.embedding(nr.tensor(idx), w, padding_idx, sparse=True)
 
 
 def loss_of(m, rows, target):
@@ -63,7 +54,8 @@ def test_embedding_bag_sparse_grad():
     with torch.no_grad():
         bag.weight.copy_(torch.tensor(w))
     tgt = randn(2, 3).astype(np.float32)
-    ((SparseBagSum(IDX, 5)(ours) - nr.tensor(tgt)) ** 2).sum().backward()
+    ((nr.nn.functional.embedding_bag(nr.tensor(IDX), ours, mode="sum", sparse=True)
+      - nr.tensor(tgt)) ** 2).sum().backward()
     ((bag(torch.tensor(IDX)) - torch.tensor(tgt)) ** 2).sum().backward()
     assert ours.grad.is_sparse
     np.testing.assert_array_equal(_np(ours.grad._indices()), _np(bag.weight.grad._indices()))
@@ -86,100 +78,80 @@ def test_two_lookups_accumulate_sparse():
     assert not ours.grad.is_sparse
 
 
-def _steps(make_torch_opt, update, n=4, **kw):
-    """n steps of torch's optimizer on Embedding(sparse=True) and of ``update`` on narae."""
+def _steps(name, n=4, **kw):
+    """n steps of torch's and narae's optimizer ``name`` on Embedding(sparse=True)."""
     w = randn(5, 3).astype(np.float32)
     tgt = randn(2, 3, 3).astype(np.float32)
     emb = torch.nn.Embedding(5, 3, sparse=True)
+    ours = nr.nn.Embedding(5, 3, sparse=True)
     with torch.no_grad():
         emb.weight.copy_(torch.tensor(w))
-    opt = make_torch_opt([emb.weight])
-    ours = nr.tensor(w, requires_grad=True)
-    state = {}
+    ours.weight.data = nr.tensor(w)
+    opt = getattr(torch.optim, name)([emb.weight], **kw)
+    our_opt = getattr(nr.optim, name)(ours.parameters(), **kw)
     for i in range(n):
         idx = IDX if i % 2 == 0 else IDX2
         opt.zero_grad()
         loss_of(torch, emb(torch.tensor(idx)), torch.tensor(tgt)).backward()
         opt.step()
-        ours.grad = None
-        loss_of(nr, lookup(ours, idx), nr.tensor(tgt)).backward()
-        assert ours.grad.is_sparse
-        with nr.no_grad():
-            update(ours, state, i + 1)
-        np.testing.assert_allclose(_np(ours), _np(emb.weight), atol=1e-5, rtol=1e-4,
+        our_opt.zero_grad()
+        loss_of(nr, ours(nr.tensor(idx)), nr.tensor(tgt)).backward()
+        assert ours.weight.grad.is_sparse
+        our_opt.step()
+        np.testing.assert_allclose(_np(ours.weight), _np(emb.weight), atol=1e-5, rtol=1e-4,
                                    err_msg=f"step {i + 1}")
 
 
 @pytest.mark.parametrize("kw", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
                                 {"momentum": 0.5, "dampening": 0.3}, {"maximize": True}])
 def test_sgd_sparse(kw):
-    full = dict(lr=0.1, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                maximize=False)
-    full.update(kw)
-
-    def update(p, state, step):
-        state["buf"] = so.sgd_sparse_update(p._data, p.grad._data, state.get("buf"), **full)
-    _steps(lambda ps: torch.optim.SGD(ps, **{"lr": 0.1, **kw}), update)
+    _steps("SGD", lr=0.1, **kw)
 
 
 @pytest.mark.parametrize("kw", [{}, {"lr_decay": 0.1}, {"maximize": True},
                                 {"initial_accumulator_value": 0.5}])
 def test_adagrad_sparse(kw):
-    init = kw.get("initial_accumulator_value", 0.0)
-    args = dict(lr=0.1, lr_decay=kw.get("lr_decay", 0), weight_decay=0, eps=1e-10,
-                maximize=kw.get("maximize", False))
-
-    def update(p, state, step):
-        if "sum" not in state:
-            state["sum"] = np.full(p.shape, init, np.float32)
-        so.adagrad_sparse_update(p._data, p.grad._data, state["sum"], step, **args)
-    _steps(lambda ps: torch.optim.Adagrad(ps, **{"lr": 0.1, **kw}), update)
+    _steps("Adagrad", lr=0.1, **kw)
 
 
 @pytest.mark.parametrize("kw", [{}, {"maximize": True}, {"betas": (0.8, 0.9), "eps": 1e-6}])
 def test_sparse_adam(kw):
-    b1, b2 = kw.get("betas", (0.9, 0.999))
-    args = dict(lr=0.05, beta1=b1, beta2=b2, eps=kw.get("eps", 1e-8),
-                maximize=kw.get("maximize", False))
-
-    def update(p, state, step):
-        if "m" not in state:
-            state["m"], state["v"] = np.zeros(p.shape, np.float32), np.zeros(p.shape, np.float32)
-        so.sparse_adam_sparse_update(p._data, p.grad._data, state["m"], state["v"], step, **args)
-    _steps(lambda ps: torch.optim.SparseAdam(ps, **{"lr": 0.05, **kw}), update)
+    _steps("SparseAdam", lr=0.05, **kw)
 
 
 def test_optimizer_errors_like_torch():
-    w = nr.tensor(randn(5, 3).astype(np.float32), requires_grad=True)
+    w = nr.nn.Parameter(nr.tensor(randn(5, 3).astype(np.float32)))
     lookup(w, IDX).sum().backward()
     with pytest.raises(RuntimeError, match="add\\(sparse, dense\\) is not supported"):
-        so.sgd_sparse_update(w._data, w.grad._data, None, lr=0.1, momentum=0, dampening=0,
-                             weight_decay=0.1, nesterov=False, maximize=False)
+        nr.optim.SGD([w], lr=0.1, weight_decay=0.1).step()
     with pytest.raises(RuntimeError, match="weight_decay option is not compatible"):
-        so.adagrad_sparse_update(w._data, w.grad._data, np.zeros((5, 3), np.float32), 1,
-                                 lr=0.1, lr_decay=0, weight_decay=0.1, eps=1e-10,
-                                 maximize=False)
+        nr.optim.Adagrad([w], lr=0.1, weight_decay=0.1).step()
     with pytest.raises(RuntimeError, match="Adam does not support sparse gradients, please "
                                            "consider SparseAdam instead"):
-        so.reject_sparse_grad("Adam", w)
+        nr.optim.Adam([w]).step()
     with pytest.raises(RuntimeError, match="RMSprop does not support sparse gradients"):
-        so.reject_sparse_grad("RMSprop", w)
+        nr.optim.RMSprop([w]).step()
     assert so.is_sparse_grad(w)
+    dense = nr.nn.Parameter(nr.ones(3))
+    (dense * 2).sum().backward()
+    with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
+        nr.optim.SparseAdam([dense]).step()
 
 
 def test_clip_grad_norm_sparse():
     w = randn(5, 3).astype(np.float32)
-    ours = nr.tensor(w, requires_grad=True)
-    tw = torch.tensor(w, requires_grad=True)
-    (lookup(ours, IDX) ** 2).sum().backward()
-    (torch.nn.functional.embedding(torch.tensor(IDX), tw, sparse=True) ** 2).sum().backward()
     for p in (2.0, 1.0, float("inf")):
-        want = torch.linalg.vector_norm(tw.grad.to_dense(), p)
-        got = so.sparse_grad_norm(ours.grad._data, p)
+        ours = nr.nn.Parameter(nr.tensor(w))
+        tw = torch.tensor(w, requires_grad=True)
+        (lookup(ours, IDX) ** 2).sum().backward()
+        (torch.nn.functional.embedding(torch.tensor(IDX), tw, sparse=True) ** 2).sum().backward()
+        dense = tw.grad.to_dense()   # (torch's clip_grad_norm_ refuses sparse gradients)
+        want = torch.linalg.vector_norm(dense, p)
+        got = nr.nn.utils.clip_grad_norm_([ours], 0.5, norm_type=p)
         np.testing.assert_allclose(float(got), float(want), rtol=1e-5)
-    so.scale_sparse_grad_(ours, 0.5)
-    np.testing.assert_allclose(_np(ours.grad.to_dense()), _np(tw.grad.to_dense()) * 0.5,
-                               rtol=1e-5)
+        assert ours.grad.is_sparse
+        np.testing.assert_allclose(_np(ours.grad.to_dense()),
+                                   _np(dense) * min(1.0, 0.5 / (float(want) + 1e-6)), rtol=1e-5)
 
 
 def test_save_load_sparse(tmp_path):

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ...backend import get_array_module
+from ...sparse._coo import SparseCOOArray
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
@@ -16,7 +17,14 @@ def _grads(parameters):
     return [p.grad for p in parameters if p.grad is not None]
 
 
+def _stored(a):
+    """The array holding ``a``'s values: a sparse gradient's coalesced values (its other
+    entries are zeros, which no norm counts), else ``a`` itself."""
+    return a.coalesce().values if type(a) is SparseCOOArray else a
+
+
 def _norm(a, norm_type):
+    a = _stored(a)
     xp = get_array_module(a)
     if a.dtype.kind == "c":  # a complex gradient's norm is that of its moduli (real)
         a = xp.abs(a)
@@ -39,7 +47,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     norm_type = float(norm_type)
     if not tensors:
         return Tensor(0.0)
-    xp = get_array_module(tensors[0]._data)
+    xp = get_array_module(_stored(tensors[0]._data))
     norms = xp.stack([_norm(t._data, norm_type).astype(xp.float64) for t in tensors])
     dtype = tensors[0]._data.dtype
     if dtype.kind == "c":
@@ -61,7 +69,10 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         max_norm / (total + 1e-6)
     with np.errstate(invalid="ignore"):  # an infinite gradient times 0 is NaN, as in torch
         for g in grads:
-            g._data *= g._data.dtype.type(coef)
+            if type(g._data) is SparseCOOArray:
+                g._data.values = g._data.values * g._data.dtype.type(coef)
+            else:
+                g._data *= g._data.dtype.type(coef)
             g._version[0] += 1
 
 
