@@ -5,6 +5,8 @@ narae ops); this module gives them torch.linalg's signatures and named-tuple res
 """
 import math
 
+import numpy as np
+
 from .autograd.function import ShapeError
 from .backend import get_array_module
 from .backend import capture as _capture
@@ -19,10 +21,11 @@ from .ops.decomposition import (LinAlgError, inv, inv_ex, solve, solve_ex, solve
 from .ops.einsum import multi_dot
 from .ops.matrix import linalg_cross as cross, linalg_diagonal as diagonal
 from .ops.linalg import matmul
+from .ops.arith import _cj
 
 __all__ = ["vector_norm", "norm", "matrix_norm", "LinAlgError", "det", "slogdet", "inv",
            "inv_ex", "solve", "solve_ex", "solve_triangular", "cholesky", "cholesky_ex", "qr",
-           "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank", "lstsq",
+           "eig", "eigvals", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank", "lstsq",
            "matrix_power", "matrix_exp", "cond", "vecdot", "lu_factor", "lu_factor_ex", "lu",
            "lu_solve", "tensorinv", "tensorsolve", "vander", "householder_product", "multi_dot",
            "cross", "diagonal", "matmul"]
@@ -55,9 +58,23 @@ def _check_uplo(UPLO, op):
         raise RuntimeError(f"{op}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
 
 
+def eig(A):
+    """(eigenvalues, eigenvectors as unit-norm columns) of general square matrices, always
+    complex: A V = V diag(L). Gradients need distinct eigenvalues and a loss that does not
+    depend on each eigenvector's phase."""
+    _d._check_square(A, "linalg.eig")
+    return _d.EigResult(*_d.Eig()(A))
+
+
+def eigvals(A):
+    """Eigenvalues (complex) of general square matrices, in LAPACK's order."""
+    _d._check_square(A, "linalg.eigvals")
+    return _d.Eigvals()(A)
+
+
 def eigh(A, UPLO="L"):
-    """(eigenvalues ascending, eigenvectors as columns) of symmetric matrices; only the
-    UPLO triangle is read."""
+    """(eigenvalues ascending, eigenvectors as columns) of symmetric (Hermitian) matrices;
+    only the UPLO triangle is read."""
     _d._check_square(A, "linalg.eigh")
     _check_uplo(UPLO, "linalg.eigh")
     return _d.EighResult(*_d.Eigh(UPLO)(A))
@@ -101,7 +118,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         raise ShapeError(f"{op}: input.size(-2) should match other.size(-2), got A of shape "
                          f"{tuple(A.shape)} and B of shape {tuple(B.shape)}")
     xp = get_array_module(A._data)
-    dt = A._data.dtype
+    dt = np.finfo(A._data.dtype).dtype  # (residuals and singular values are real)
     X = _d.matmul(_d.Pinv(None, rcond, False)(A), Bm)
     drv = driver or "gelsy"
     s_arr = xp.linalg.svd(A._data, compute_uv=False)
@@ -119,7 +136,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     full_rank = rank_arr is None or not _capture.can_read_back() or bool((rank_arr == n).all())
     if m > n and drv != "gelsy" and full_rank:
         r = _d.matmul(A, X) - Bm
-        residuals = (r * r).sum(-2)
+        residuals = (r.real * r.real + r.imag * r.imag if r.is_complex() else r * r).sum(-2)
     else:
         residuals = Tensor(xp.zeros((0,), dtype=dt))
     if vector:
@@ -128,11 +145,11 @@ def lstsq(A, B, rcond=None, *, driver=None):
 
 
 def vecdot(x, y, *, dim=-1):
-    """Dot product of vectors along ``dim`` (inputs broadcast): sum(x * y, dim)."""
+    """Dot product of vectors along ``dim`` (inputs broadcast): sum(conj(x) * y, dim)."""
     if x._data.dtype != y._data.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found "
                            f"x of type {x.dtype} and y of type {y.dtype} instead")
-    return (x * y).sum(dim)
+    return (_cj(x) * y).sum(dim)
 
 
 def _matrix_dims(A, dim, op):
@@ -282,7 +299,7 @@ def vander(x, *, N=None):
 
 
 def householder_product(A, tau):
-    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i the i-th
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^H with v_i the i-th
     column of A below the diagonal and a 1 on it (the Q of geqrf's packed result)."""
     op = "linalg.householder_product"
     _d._check_matrix(A, op)
@@ -298,5 +315,5 @@ def householder_product(A, tau):
     for i in range(k):
         v = narrow(V, -1, i, 1)                                   # (*, m, 1)
         t = unsqueeze(unsqueeze(narrow(tau, -1, i, 1)[..., 0], -1), -1)
-        Q = Q - t * _d.matmul(_d.matmul(Q, v), _d._mT(v))
+        Q = Q - t * _d.matmul(_d.matmul(Q, v), _d._mH(v))
     return narrow(Q, -1, 0, n)

@@ -17,7 +17,12 @@ GPU assumptions (CuPy 14, not run here): the xp.linalg functions above accept st
 matrices (qr's batching included); singular or non-positive-definite input raises through
 ``cupyx.errstate(linalg="raise")`` (one sync per call, skipped while a CUDA graph records);
 matrix_exp reads back its number of squarings; LU is computed here (one step per column), as
-cupy.linalg has none.
+cupy.linalg has none; eig/eigvals use ``cupy.linalg.eig`` where it exists, else LAPACK on the
+host (as torch does on CUDA).
+
+Complex matrices take the same code: transposes in the backward formulas are conjugate
+transposes (``_mH``), and torch's conjugate-Wirtinger convention holds throughout. Complex
+dtypes skip the per-matrix SciPy loops (NumPy's batched linalg serves them).
 
 This module holds torch's top-level names (``torch.det``, ``torch.svd``...); ``narae.linalg``
 builds torch.linalg's names on the same ops.
@@ -32,8 +37,9 @@ from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
 from ..backend import capture as _capture
 from ..tensor import Tensor, register_methods
-from .arith import where
+from .arith import where, Conj, _cj
 from .linalg import matmul
+from .complex import Complex
 from .shape import transpose, reshape, tril, triu, cat, narrow, unsqueeze, broadcast_to
 
 __all__ = ["det", "logdet", "slogdet", "inverse", "cholesky", "cholesky_solve",
@@ -58,6 +64,7 @@ SolveExResult = _nt("linalg_solve_ex", ["result", "info"])
 QRResult = _nt("qr", ["Q", "R"])
 LinalgQRResult = _nt("linalg_qr", ["Q", "R"])
 EighResult = _nt("linalg_eigh", ["eigenvalues", "eigenvectors"])
+EigResult = _nt("linalg_eig", ["eigenvalues", "eigenvectors"])
 SVDResult = _nt("svd", ["U", "S", "V"])
 LinalgSVDResult = _nt("linalg_svd", ["U", "S", "Vh"])
 LstsqResult = _nt("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
@@ -71,6 +78,16 @@ LUUnpackResult = _nt("lu_unpack", ["P", "L", "U"])
 # --- helpers ---------------------------------------------------------------------------------
 def _mT(x):
     return transpose(x, -1, -2)
+
+
+def _is_c(x):
+    return x._data.dtype.kind == "c"
+
+
+def _mH(x):
+    """The conjugate transpose (x^T for real x): what x^T becomes in complex formulas."""
+    t = transpose(x, -1, -2)
+    return Conj()(t) if t._data.dtype.kind == "c" else t
 
 
 def _eye_like(x, n=None):
@@ -91,8 +108,9 @@ def _diagonal(x):
 
 def _check_float(A, op):
     dt = A._data.dtype
-    if dt.kind != "f":
-        raise RuntimeError(f"{op}: Expected a floating point tensor as input. Got {A.dtype}")
+    if dt.kind not in "fc":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{A.dtype}")
 
 
 def _check_square(A, op, name="A"):
@@ -152,9 +170,11 @@ def _leading_minor_failures(xp, a):
     n = a.shape[-1]
     info = xp.zeros(a.shape[:-2], dtype=xp.int32)
     for k in range(n, 0, -1):  # the smallest failing order wins: walk down, overwrite
-        d = xp.linalg.det(xp.tril(a[..., :k, :k]) + xp.swapaxes(xp.tril(a[..., :k, :k], -1),
-                                                                 -1, -2))
-        info = xp.where(d <= 0, xp.int32(k), info)
+        low = xp.tril(a[..., :k, :k], -1)
+        sub = xp.tril(a[..., :k, :k]) + xp.swapaxes(xp.conj(low) if a.dtype.kind == "c" else low,
+                                                    -1, -2)
+        d = xp.linalg.det(sub)
+        info = xp.where((d.real if d.dtype.kind == "c" else d) <= 0, xp.int32(k), info)
     return info
 
 
@@ -246,7 +266,7 @@ def _cholesky_lower(a):
 
 # --- det / slogdet / inv -------------------------------------------------------------------
 class Det(Function):
-    """det(A); d det = det(A) tr(A^-1 dA), so grad = g det(A) A^-T."""
+    """det(A); d det = det(A) tr(A^-1 dA), so grad = g conj(det A) A^-H."""
     uses_outputs = True
 
     def forward(self, a):
@@ -255,11 +275,14 @@ class Det(Function):
     def backward(self, gy):
         A = self.inputs[0]
         d = self.output()
-        return unsqueeze(unsqueeze(gy * d, -1), -1) * _mT(inv(A))
+        return unsqueeze(unsqueeze(gy * _cj(d), -1), -1) * _mH(inv(A))
 
 
 class Slogdet(Function):
-    """(sign, log|det A|); only log|det| is differentiable: grad = g A^-T."""
+    """(sign, log|det A|). d log|det| = Re tr(A^-1 dA), so g_lad enters as g A^-H. A complex
+    sign = e^{i arg det} moves by i sign Im tr(A^-1 dA): it adds -i Im(conj(g_sign) sign) to
+    the coefficient of A^-H (a real sign is not differentiable)."""
+    uses_outputs = True
 
     def forward(self, a):
         sign, lad = get_array_module(a).linalg.slogdet(a)
@@ -267,11 +290,14 @@ class Slogdet(Function):
 
     def backward(self, gsign, glad):
         A = self.inputs[0]
-        return unsqueeze(unsqueeze(glad, -1), -1) * _mT(inv(A))
+        coef = glad
+        if _is_c(A):
+            coef = Complex()(glad, -(Conj()(gsign) * self.output(0)).imag)
+        return unsqueeze(unsqueeze(coef, -1), -1) * _mH(inv(A))
 
 
 class Inv(Function):
-    """A^-1; d(A^-1) = -A^-1 dA A^-1, so grad = -A^-T g A^-T."""
+    """A^-1; d(A^-1) = -A^-1 dA A^-1, so grad = -A^-H g A^-H."""
     uses_inputs = False
     uses_outputs = True
 
@@ -288,7 +314,7 @@ class Inv(Function):
                               f"singular: the inversion could not be completed") from None
 
     def backward(self, gy):
-        X = _mT(self.output())
+        X = _mH(self.output())
         return -matmul(matmul(X, gy), X)
 
 
@@ -305,9 +331,12 @@ def slogdet(input):
 
 
 def logdet(input):
-    """log det A: NaN where det < 0, -inf where det = 0 (log of the sign added)."""
+    """log det A: NaN where det < 0, -inf where det = 0 (log of the sign added); for complex
+    A the complex log, log|det| + i arg det."""
     _check_square(input, "logdet")
     sign, lad = Slogdet()(input)
+    if _is_c(input):
+        return Complex()(lad, sign.angle())
     return where(sign.detach() < 0, math.nan, lad)
 
 
@@ -330,9 +359,10 @@ def inv_ex(A, *, check_errors=False):
     except LinAlgError:
         if check_errors:
             raise
-    # some matrix is singular: invert the others, NaN for the singular ones (info = 1)
-    bad = xp.linalg.det(A._data) == 0
-    info = bad.astype(xp.int32)
+    # some matrix is singular: invert the others, NaN for the singular ones (info: LAPACK's
+    # getrf index of the first zero pivot)
+    info = _lu_factor_arrays(A._data)[2]
+    bad = info > 0
     eye = xp.eye(A.shape[-1], dtype=A._data.dtype)
     safe = xp.where(bad[..., None, None], eye, A._data)
     out = xp.where(bad[..., None, None], xp.asarray(math.nan, dtype=A._data.dtype),
@@ -342,7 +372,7 @@ def inv_ex(A, *, check_errors=False):
 
 # --- solve -----------------------------------------------------------------------------------
 class Solve(Function):
-    """X = A^-1 B for B (..., n, k) (batch dims broadcast): gB = A^-T g, gA = -gB X^T.
+    """X = A^-1 B for B (..., n, k) (batch dims broadcast): gB = A^-H g, gA = -gB X^H.
 
     On the CPU with SciPy (small batches) the LU factors of A are kept, and the backward's
     solve with A^T reuses them (``factors``, ``trans``) instead of factorizing again.
@@ -396,8 +426,8 @@ class Solve(Function):
     def backward(self, gy):
         A, B = self.inputs
         kept = getattr(self, "kept", None)
-        gB = (Solve(self.op, kept[0], not kept[1]) if kept else Solve(self.op))(_mT(A), gy)
-        gA = -matmul(gB, _mT(self.output())) if A.requires_grad else None
+        gB = (Solve(self.op, kept[0], not kept[1]) if kept else Solve(self.op))(_mH(A), gy)
+        gA = -matmul(gB, _mH(self.output())) if A.requires_grad else None
         return gA, (gB if B.requires_grad else None)
 
 
@@ -423,7 +453,7 @@ def _solve(A, B, left, op):
                          f"{tuple(B.shape)})")
     if left:
         return Solve(op)(A, B)
-    return _mT(Solve(op)(_mT(A), _mT(B)))
+    return _mT(Solve(op)(_mT(A), _mT(B)))  # (X A = B <=> A^T X^T = B^T, no conjugates)
 
 
 def solve(A, B, *, left=True):
@@ -453,8 +483,8 @@ def solve_ex(A, B, *, left=True, check_errors=False):
 class SolveTriangular(Function):
     """X = T^-1 B, T the upper/lower triangle of A (unit diagonal if ``unit``).
 
-    grad: gB = T^-T g (a triangular solve with the transposed triangle) and
-    gA = -(gB X^T) on T's triangle only (strictly, for a unit diagonal): the other entries
+    grad: gB = T^-H g (a triangular solve with the conjugate-transposed triangle) and
+    gA = -(gB X^H) on T's triangle only (strictly, for a unit diagonal): the other entries
     of A are never read.
     """
     uses_outputs = True
@@ -467,10 +497,10 @@ class SolveTriangular(Function):
 
     def backward(self, g):
         A, B = self.inputs
-        gB = SolveTriangular(not self.upper, self.unit)(_mT(A), g)
+        gB = SolveTriangular(not self.upper, self.unit)(_mH(A), g)
         gA = None
         if A.requires_grad:
-            outer = matmul(gB, _mT(self.output()))
+            outer = matmul(gB, _mH(self.output()))
             off = (1 if self.upper else -1) if self.unit else 0
             gA = -(triu(outer, off) if self.upper else tril(outer, off))
         return gA, (gB if B.requires_grad else None)
@@ -507,10 +537,10 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
 
 # --- cholesky --------------------------------------------------------------------------------
 class Cholesky(Function):
-    """Lower L with A = L L^T (reads A's lower triangle).
+    """Lower L with A = L L^H (reads A's lower triangle).
 
-    grad: with P = Phi(L^T gL) (lower triangle, halved diagonal), gA = L^-T P L^-1,
-    symmetrized (the gradient with respect to a symmetric A).
+    grad: with P = Phi(L^H gL) (lower triangle, halved diagonal), gA = L^-H P L^-1,
+    made Hermitian (the gradient with respect to a Hermitian A).
     """
     uses_inputs = False
     uses_outputs = True
@@ -538,17 +568,17 @@ class Cholesky(Function):
 
     def backward(self, gL):
         L = self.output()
-        P = tril(matmul(_mT(L), gL))
+        P = tril(matmul(_mH(L), gL))
         P = P - 0.5 * _diag_embed(_diagonal(P))
-        S = solve_triangular(_mT(L), P, upper=True)               # L^-T P
-        gA = _mT(solve_triangular(_mT(L), _mT(S), upper=True))    # L^-T P L^-1
-        return 0.5 * (gA + _mT(gA))
+        S = solve_triangular(_mH(L), P, upper=True)               # L^-H P
+        gA = _mH(solve_triangular(_mH(L), _mH(S), upper=True))    # L^-H P L^-1
+        return 0.5 * (gA + _mH(gA))
 
 
 def _cholesky(A, upper, op):
     _check_square(A, op)
     L = Cholesky(op)(A)
-    return _mT(L) if upper else L
+    return _mH(L) if upper else L
 
 
 def cholesky(input, upper=False):
@@ -570,19 +600,20 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     bad = (info > 0)[..., None, None]
     L = xp.linalg.cholesky(xp.where(bad, xp.eye(a.shape[-1], dtype=a.dtype), a))
     L = xp.where(bad, xp.asarray(math.nan, dtype=a.dtype), L)
-    return CholeskyExResult(Tensor(xp.swapaxes(L, -1, -2) if upper else L), Tensor(info))
+    return CholeskyExResult(Tensor(xp.conj(xp.swapaxes(L, -1, -2)) if upper else L),
+                            Tensor(info))
 
 
 def cholesky_solve(B, L, upper=False):
-    """X with (L L^T) X = B given the Cholesky factor L (U^T U for upper=True)."""
+    """X with (L L^H) X = B given the Cholesky factor L (U^H U for upper=True)."""
     op = "cholesky_solve"
     _check_square(L, op, "L")
     if B.ndim < 2 or B.shape[-2] != L.shape[-1]:
         raise ShapeError(f"{op}: Incompatible shapes of B {tuple(B.shape)} and L "
                          f"{tuple(L.shape)} (expected B of shape (*, {L.shape[-1]}, k))")
-    if upper:  # A = U^T U: solve U^T Y = B, then U X = Y
-        return solve_triangular(L, solve_triangular(_mT(L), B, upper=False), upper=True)
-    return solve_triangular(_mT(L), solve_triangular(L, B, upper=False), upper=True)
+    if upper:  # A = U^H U: solve U^H Y = B, then U X = Y
+        return solve_triangular(L, solve_triangular(_mH(L), B, upper=False), upper=True)
+    return solve_triangular(_mH(L), solve_triangular(L, B, upper=False), upper=True)
 
 
 def cholesky_inverse(L, upper=False):
@@ -594,17 +625,19 @@ def cholesky_inverse(L, upper=False):
 
 # --- QR --------------------------------------------------------------------------------------
 def _copyltu(M):
-    """The symmetric matrix with M's lower triangle (diagonal included) mirrored above."""
+    """The Hermitian matrix with M's lower triangle mirrored above (conjugated) and the real
+    part of its diagonal (R's diagonal is real, so the phase there is no degree of freedom)."""
     low = tril(M, -1)
-    return low + _mT(low) + _diag_embed(_diagonal(M))
+    d = _diagonal(M)
+    return low + _mH(low) + _diag_embed(d.real if _is_c(d) else d)
 
 
 def _qr_backward_tall(Q, R, gQ, gR):
-    """A = QR with m >= n (Q m x n, R n x n): gA = (gQ + Q copyltu(M)) R^-T,
-    M = R gR^T - gQ^T Q."""
-    M = matmul(R, _mT(gR)) - matmul(_mT(gQ), Q)
+    """A = QR with m >= n (Q m x n, R n x n): gA = (gQ + Q copyltu(M)) R^-H,
+    M = R gR^H - gQ^H Q."""
+    M = matmul(R, _mH(gR)) - matmul(_mH(gQ), Q)
     b = gQ + matmul(Q, _copyltu(M))
-    return solve_triangular(_mT(R), b, upper=False, left=False)
+    return solve_triangular(_mH(R), b, upper=False, left=False)
 
 
 class QR(Function):
@@ -639,7 +672,7 @@ class QR(Function):
         U, V = narrow(R, -1, 0, m), narrow(R, -1, m, n - m)
         gU, gV = narrow(gR, -1, 0, m), narrow(gR, -1, m, n - m)
         Y = matmul(Q, V)  # (A's last columns, from the outputs: double backward stays exact)
-        gX = _qr_backward_tall(Q, U, gQ + matmul(Y, _mT(gV)), gU)
+        gX = _qr_backward_tall(Q, U, gQ + matmul(Y, _mH(gV)), gU)
         return cat([gX, matmul(Q, gV)], -1)
 
 
@@ -658,10 +691,12 @@ def qr(input, some=True):
 
 # --- eigh ------------------------------------------------------------------------------------
 class Eigh(Function):
-    """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix.
+    """Eigenvalues (ascending, real) and orthonormal eigenvectors of a symmetric (Hermitian)
+    matrix.
 
-    grad (distinct eigenvalues): gA = V (diag(gL) + skew(V^T gV) / 2 / E) V^T with
-    E_ij = L_j - L_i; a symmetric matrix.
+    grad (distinct eigenvalues): gA = V (diag(gL) + skew(V^H gV) / 2 / E) V^H with
+    E_ij = L_j - L_i, skew(X) = X - X^H. Complex eigenvectors are defined up to a phase
+    e^{i phi} each: a loss that depends on it (Im diag(V^H gV) != 0) is refused.
     """
     uses_inputs = False
     uses_outputs = True
@@ -678,19 +713,32 @@ class Eigh(Function):
         return _eigh_backward(L, V, gL, gV)
 
 
+def _check_phase(im_diag, op, what="eigenvectors"):
+    """torch's gauge check: the loss must not depend on the phases of complex vectors."""
+    if not _capture.can_read_back():
+        return
+    xp = get_array_module(im_diag)
+    if bool((xp.abs(im_diag) > 1e-2).any()):
+        raise RuntimeError(f"{op}: the {what} of a complex matrix are only defined up to a "
+                           f"factor e^(i phi) each, and the loss depends on that phase: its "
+                           f"gradient is ill-defined")
+
+
 def _eigh_backward(L, V, gL, gV):
     inner = _diag_embed(gL)
     if gV is not None:
-        VtgV = matmul(_mT(V), gV)
+        VtgV = matmul(_mH(V), gV)
+        if _is_c(VtgV):
+            _check_phase(_diagonal(VtgV)._data.imag, "linalg.eigh backward")
         E = unsqueeze(L, -2) - unsqueeze(L, -1)
         # the skew part's diagonal is 0, and ties (ill-posed) are dropped rather than NaN
         E = where(E == 0, math.inf, E)
-        inner = inner + 0.5 * (VtgV - _mT(VtgV)) / E
-    return matmul(matmul(V, inner), _mT(V))
+        inner = inner + 0.5 * (VtgV - _mH(VtgV)) / E
+    return matmul(matmul(V, inner), _mH(V))
 
 
 class Eigvalsh(Function):
-    """Eigenvalues only: gA = V diag(g) V^T (V recomputed differentiably under create_graph)."""
+    """Eigenvalues only: gA = V diag(g) V^H (V recomputed differentiably under create_graph)."""
     uses_inputs = True
 
     def __init__(self, uplo):
@@ -706,13 +754,78 @@ class Eigvalsh(Function):
             V = Eigh(self.uplo)(self.inputs[0])[1]
         else:
             V = Tensor(self.v)
-        return matmul(V * unsqueeze(gL, -2), _mT(V))
+        return matmul(V * unsqueeze(gL, -2), _mH(V))
+
+
+# --- eig (general square matrices) -------------------------------------------------------
+def _complex_of(dtype):
+    return np.complex64 if dtype in (np.float32, np.complex64) else np.complex128
+
+
+def _eig_arrays(a):
+    """(w, v) of LAPACK's geev as complex arrays (eigenvectors of unit norm, as torch)."""
+    xp = get_array_module(a)
+    cdt = _complex_of(a.dtype)
+    eig = getattr(xp.linalg, "eig", None)
+    if eig is None:  # (CuPy without a general eigensolver: LAPACK on the host, as torch does)
+        w, v = np.linalg.eig(xp.asnumpy(a))
+        return xp.asarray(w.astype(cdt)), xp.asarray(v.astype(cdt))
+    w, v = eig(a)
+    return w.astype(cdt, copy=False), v.astype(cdt, copy=False)
+
+
+def _eig_backward(L, V, gL, gV):
+    """gA = V^-H (diag(gL) + P(V^H gV) / conj(E)) V^H, E_ij = L_j - L_i, with P removing the
+    component that only rescales the unit-norm columns: P(X) = X - V^H V diag(Re diag X)."""
+    Vh = _mH(V)
+    inner = _diag_embed(gL)
+    if gV is not None:
+        VhgV = matmul(Vh, gV)
+        d = _diagonal(VhgV)
+        _check_phase(d._data.imag, "linalg.eig backward")
+        VhgV = VhgV - matmul(Vh, V * unsqueeze(d.real, -2))
+        E = _cj(unsqueeze(L, -2) - unsqueeze(L, -1))
+        eye = _eye_like(E)
+        inner = inner + VhgV * (1.0 - eye) / (E + eye)  # (the diagonal is gL's alone)
+    return Solve("linalg.eig")(Vh, matmul(inner, Vh))
+
+
+class Eig(Function):
+    """Eigenvalues and unit-norm eigenvectors (columns) of a general square matrix, complex.
+    The gradient assumes distinct eigenvalues; a loss that depends on the phases of the
+    eigenvectors is refused. A real input keeps the real part of its gradient."""
+    uses_inputs = False
+    uses_outputs = True
+
+    def forward(self, a):
+        return _eig_arrays(a)
+
+    def backward(self, gL, gV):
+        return _eig_backward(self.output(0), self.output(1), gL, gV)
+
+
+class Eigvals(Function):
+    """Eigenvalues only: gA = V^-H diag(g) V^H (V recomputed differentiably under
+    create_graph)."""
+
+    def forward(self, a):
+        w, self.v = _eig_arrays(a)
+        return w
+
+    def backward(self, gL):
+        if grad_mode.state.enabled:
+            V = Eig()(self.inputs[0])[1]
+        else:
+            V = Tensor(self.v)
+        return _eig_backward(None, V, gL, None)
 
 
 # --- SVD -------------------------------------------------------------------------------------
 class SVD(Function):
-    """A = U diag(S) Vh (S descending). The gradient uses the reduced factors (torch drops
-    the extra columns of full_matrices) and assumes distinct non-zero singular values."""
+    """A = U diag(S) Vh (S descending, real). The gradient uses the reduced factors (torch
+    drops the extra columns of full_matrices) and assumes distinct non-zero singular values;
+    complex singular vectors are defined up to a common phase per pair (u_i, v_i), and a loss
+    that depends on it is refused."""
     uses_inputs = False
     uses_outputs = True
 
@@ -735,22 +848,29 @@ class SVD(Function):
 
 def _svd_backward(U, S, Vh, gU, gS, gVh):
     m, n = U.shape[-2], Vh.shape[-1]
-    V, gV = _mT(Vh), _mT(gVh)
-    skew = lambda X: X - _mT(X)  # noqa: E731
+    V, gV = _mH(Vh), _mH(gVh)
+    skew = lambda X: X - _mH(X)  # noqa: E731
     S2 = S * S
     E = unsqueeze(S2, -2) - unsqueeze(S2, -1)
     E = where(E == 0, math.inf, E)  # (diagonal: skew parts vanish; ties: dropped, not NaN)
-    gA = (skew(matmul(_mT(U), gU)) * unsqueeze(S, -2)
-          + unsqueeze(S, -1) * skew(matmul(Vh, gV))) / E + _diag_embed(gS)
+    UhgU, VhgV = matmul(_mH(U), gU), matmul(Vh, gV)
+    gA = (skew(UhgU) * unsqueeze(S, -2) + unsqueeze(S, -1) * skew(VhgV)) / E + _diag_embed(gS)
+    if _is_c(UhgU):
+        # only the phase difference of u_i and v_i is defined: Im diag(U^H gU) must cancel
+        # Im diag(V^H gV); the defined part moves A by i Im(diag U^H gU) / S on the diagonal
+        im_u = _diagonal(UhgU).imag
+        _check_phase(im_u._data + _diagonal(VhgV)._data.imag, "linalg.svd backward",
+                     "singular vectors")
+        gA = gA + _diag_embed(Complex()(im_u * 0.0, im_u / S))
     if m > n:
         gA = matmul(U, gA)
         gUSinv = gU / unsqueeze(S, -2)
-        gA = gA + gUSinv - matmul(U, matmul(_mT(U), gUSinv))
+        gA = gA + gUSinv - matmul(U, matmul(_mH(U), gUSinv))
         return matmul(gA, Vh)
     if m < n:
         gA = matmul(gA, Vh)
         gVSinv = gV / unsqueeze(S, -2)
-        gA = gA + _mT(gVSinv) - matmul(matmul(_mT(gVSinv), V), Vh)
+        gA = gA + _mH(gVSinv) - matmul(matmul(_mH(gVSinv), V), Vh)
         return matmul(U, gA)
     return matmul(U, matmul(gA, Vh))
 
@@ -782,7 +902,7 @@ def svd(input, some=True, compute_uv=True):
         return SVDResult(Tensor(xp.zeros(batch + (m, m), dtype=input._data.dtype)), S,
                          Tensor(xp.zeros(batch + (n, n), dtype=input._data.dtype)))
     U, S, Vh = SVD(not some)(input)
-    return SVDResult(U, S, _mT(Vh))
+    return SVDResult(U, S, _mH(Vh))
 
 
 # --- pinv --------------------------------------------------------------------------------------
@@ -797,6 +917,7 @@ def _tol_array(xp, value, dtype):
 def _cutoff(xp, s_abs_max, atol, rtol, m, n, dtype):
     """torch's threshold max(atol, rtol * sigma_max); rtol defaults to eps * max(m, n), or to
     0 when only a positive atol is given."""
+    dtype = np.finfo(dtype).dtype  # (a complex matrix has real singular values)
     a = _tol_array(xp, atol, dtype)
     r = _tol_array(xp, rtol, dtype)
     if r is None:
@@ -814,7 +935,7 @@ def _cutoff(xp, s_abs_max, atol, rtol, m, n, dtype):
 class Pinv(Function):
     """Moore-Penrose pseudo-inverse X = A^+ (through the SVD, or eigh when hermitian).
 
-    grad (A of constant rank): -X^T g X^T + (I - A X) g^T X X^T + X^T X g^T (I - X A).
+    grad (A of constant rank): -X^H g X^H + (I - A X) g^H X X^H + X^H X g^H (I - X A).
     """
     uses_outputs = True
 
@@ -831,16 +952,18 @@ class Pinv(Function):
             tol = _cutoff(xp, xp.abs(w).max(-1), self.atol, self.rtol, m, n, a.dtype)
             keep = xp.abs(w) > tol[..., None]
             winv = xp.where(keep, 1 / xp.where(keep, w, 1), 0).astype(a.dtype)
-            return xp.matmul(v * winv[..., None, :], xp.swapaxes(v, -1, -2))
+            return xp.matmul(v * winv[..., None, :], xp.conj(xp.swapaxes(v, -1, -2)))
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
         tol = _cutoff(xp, s[..., 0], self.atol, self.rtol, m, n, a.dtype)
         keep = s > tol[..., None]
         sinv = xp.where(keep, 1 / xp.where(keep, s, 1), 0).astype(a.dtype)
+        if a.dtype.kind == "c":
+            u, vh = xp.conj(u), xp.conj(vh)
         return xp.matmul(xp.swapaxes(vh, -1, -2) * sinv[..., None, :], xp.swapaxes(u, -1, -2))
 
     def backward(self, g):
         A, X = self.inputs[0], self.output()
-        Xt, gt = _mT(X), _mT(g)
+        Xt, gt = _mH(X), _mH(g)
         m, n = A.shape[-2:]
         Im, In = _eye_like(A, m), _eye_like(A, n)
         return (-matmul(matmul(Xt, g), Xt)
@@ -916,7 +1039,8 @@ def _expm(a):
     times. Matrices of a batch get their own s (squaring stops where s is reached)."""
     xp = get_array_module(a)
     n = a.shape[-1]
-    work = a.astype(xp.float64) if a.dtype != xp.float64 else a
+    wide = xp.complex128 if a.dtype.kind == "c" else xp.float64
+    work = a.astype(wide) if a.dtype != wide else a
     norm1 = xp.abs(work).sum(-2).max(-1) if n else xp.zeros(a.shape[:-2])
     s = xp.maximum(xp.ceil(xp.log2(xp.maximum(norm1, 1e-300) / _THETA13)), 0)
     s = xp.where(xp.isfinite(s), s, 0)
@@ -939,14 +1063,14 @@ def _expm(a):
 
 class MatrixExp(Function):
     """exp(A) = sum A^k / k!. Backward through the block identity
-    exp([[A^T, G], [0, A^T]]) = [[exp(A^T), L], [0, exp(A^T)]], L the adjoint action on G."""
+    exp([[A^H, G], [0, A^H]]) = [[exp(A^H), L], [0, exp(A^H)]], L the adjoint action on G."""
     uses_outputs = False
 
     def forward(self, a):
         return _expm(a)
 
     def backward(self, g):
-        At = _mT(self.inputs[0])
+        At = _mH(self.inputs[0])
         n = At.shape[-1]
         zero = At * 0.0
         big = cat([cat([At, g], -1), cat([zero, At], -1)], -2)
@@ -984,7 +1108,9 @@ def _lu_factor_arrays(a):
     bidx = tuple(xp.arange(d).reshape((-1,) + (1,) * (len(batch) - i - 1))
                  for i, d in enumerate(batch))
     for j in range(k):
-        p = xp.abs(lu_[..., j:, j]).argmax(-1) + j
+        col = lu_[..., j:, j]
+        mag = xp.abs(col.real) + xp.abs(col.imag) if col.dtype.kind == "c" else xp.abs(col)
+        p = mag.argmax(-1) + j  # (LAPACK's i?amax: |Re| + |Im| for complex)
         piv[..., j] = (p + 1).astype(xp.int32)
         row_j = lu_[..., j, :].copy()
         row_p = lu_[bidx + (p,)].copy()
@@ -1075,7 +1201,7 @@ class LUNoPivot(Function):
     """A = L U (no row exchanges: A's rows already in pivot order), L unit lower; the forward
     unpacks factors computed beforehand.
 
-    grad (square): gA = L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T; wide and tall matrices
+    grad (square): gA = L^-H (tril(L^H gL, -1) + triu(gU U^H)) U^-H; wide and tall matrices
     split into the square block and the rest.
     """
     uses_inputs = False
@@ -1096,27 +1222,27 @@ class LUNoPivot(Function):
         m, n = L.shape[-2], U.shape[-1]
         k = min(m, n)
         if m == n:
-            phi = tril(matmul(_mT(L), gL), -1) + triu(matmul(gU, _mT(U)))
-            X = solve_triangular(_mT(L), phi, upper=True, unitriangular=True)
-            return solve_triangular(_mT(U), X, upper=False, left=False)
+            phi = tril(matmul(_mH(L), gL), -1) + triu(matmul(gU, _mH(U)))
+            X = solve_triangular(_mH(L), phi, upper=True, unitriangular=True)
+            return solve_triangular(_mH(U), X, upper=False, left=False)
         if m < n:  # A = L [U1 | U2]: the square block A1 = L U1, and A2 = L U2
             U1, U2 = narrow(U, -1, 0, k), narrow(U, -1, k, n - k)
             gU1, gU2 = narrow(gU, -1, 0, k), narrow(gU, -1, k, n - k)
             # d A2 = dL U2 + L dU2 -> dU2 = L^-1 (dA2 - dL U2)
-            gA2 = solve_triangular(_mT(L), gU2, upper=True, unitriangular=True)
-            gLtot = gL - matmul(gA2, _mT(U2))
-            phi = tril(matmul(_mT(L), gLtot), -1) + triu(matmul(gU1, _mT(U1)))
-            X = solve_triangular(_mT(L), phi, upper=True, unitriangular=True)
-            gA1 = solve_triangular(_mT(U1), X, upper=False, left=False)
+            gA2 = solve_triangular(_mH(L), gU2, upper=True, unitriangular=True)
+            gLtot = gL - matmul(gA2, _mH(U2))
+            phi = tril(matmul(_mH(L), gLtot), -1) + triu(matmul(gU1, _mH(U1)))
+            X = solve_triangular(_mH(L), phi, upper=True, unitriangular=True)
+            gA1 = solve_triangular(_mH(U1), X, upper=False, left=False)
             return cat([gA1, gA2], -1)
         # m > n: A = [L1; L2] U, A1 = L1 U square, A2 = L2 U -> dL2 = (dA2 - L2 dU) U^-1
         L1, L2 = narrow(L, -2, 0, k), narrow(L, -2, k, m - k)
         gL1, gL2 = narrow(gL, -2, 0, k), narrow(gL, -2, k, m - k)
-        gA2 = solve_triangular(_mT(U), gL2, upper=False, left=False)  # gL2 U^-T
-        gUtot = gU - matmul(_mT(L2), gA2)
-        phi = tril(matmul(_mT(L1), gL1), -1) + triu(matmul(gUtot, _mT(U)))
-        X = solve_triangular(_mT(L1), phi, upper=True, unitriangular=True)
-        gA1 = solve_triangular(_mT(U), X, upper=False, left=False)
+        gA2 = solve_triangular(_mH(U), gL2, upper=False, left=False)  # gL2 U^-T
+        gUtot = gU - matmul(_mH(L2), gA2)
+        phi = tril(matmul(_mH(L1), gL1), -1) + triu(matmul(gUtot, _mH(U)))
+        X = solve_triangular(_mH(L1), phi, upper=True, unitriangular=True)
+        gA1 = solve_triangular(_mH(U), X, upper=False, left=False)
         return cat([gA1, gA2], -2)
 
 
@@ -1143,11 +1269,11 @@ def _lu_solve(LU, pivots, B, left=True, adjoint=False):
                          f"{tuple(B.shape)})")
     xp = get_array_module(LU._data)
     P = Tensor(_perm_matrix(xp, _perm_from_pivots(xp, pivots._data, n), LU._data.dtype))
-    if not left:  # X A = B <=> A^T X^T = B^T (and X A^T = B <=> A X^T = B^T)
-        return _mT(_lu_solve(LU, pivots, _mT(B), True, not adjoint))
-    if adjoint:  # A^T X = B: U^T L^T P^T X = B
-        Y = solve_triangular(_mT(LU), B, upper=False)
-        Z = solve_triangular(_mT(LU), Y, upper=True, unitriangular=True)
+    if not left:  # X A = B <=> A^H X^H = B^H (and X A^H = B <=> A X^H = B^H)
+        return _mH(_lu_solve(LU, pivots, _mH(B), True, not adjoint))
+    if adjoint:  # A^H X = B: U^H L^H P^T X = B
+        Y = solve_triangular(_mH(LU), B, upper=False)
+        Z = solve_triangular(_mH(LU), Y, upper=True, unitriangular=True)
         return matmul(P, Z)
     Y = solve_triangular(LU, matmul(_mT(P), B), upper=False, unitriangular=True)
     return solve_triangular(LU, Y, upper=True)

@@ -19,7 +19,8 @@ __all__ = ["cosine_similarity", "pairwise_distance", "cdist", "pdist"]
 
 
 class VectorNorm(Function):
-    """``(sum |x|^p) ** (1/p)`` along ``axis`` (kept as size 1); p may be inf, -inf or 0."""
+    """``(sum |x|^p) ** (1/p)`` along ``axis`` (kept as size 1); p may be inf, -inf or 0.
+    A complex x has a real norm (that of |x|); its gradient is the real one times sgn(x)."""
     uses_outputs = True
 
     def __init__(self, axis, p):
@@ -28,6 +29,8 @@ class VectorNorm(Function):
     def forward(self, x):
         xp = get_array_module(x)
         p, ax = self.p, self.axis
+        if x.dtype.kind == "c":
+            x = xp.abs(x)
         if p == 2:
             return xp.sqrt((x * x).sum(axis=ax, keepdims=True))
         a = xp.abs(x)
@@ -42,7 +45,15 @@ class VectorNorm(Function):
         return (a ** p).sum(axis=ax, keepdims=True) ** (1.0 / p)
 
     def backward(self, gy):
-        x, n, p = self.inputs[0], self.output(), self.p
+        x = self.inputs[0]
+        if x._data.dtype.kind != "c":
+            return self._real_backward(gy, x)
+        a = _abs(x)
+        ga = self._real_backward(gy, a)  # (the gradient with respect to |x|, 0 where x is 0)
+        return None if ga is None else ga * x / where(a == 0, 1.0, a)
+
+    def _real_backward(self, gy, x):
+        n, p = self.output(), self.p
         if p == 0:
             return None
         if p == 2:
@@ -84,7 +95,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """p-norm of ``x1 - x2 + eps`` over the last dim (torch adds eps to the difference)."""
+    """p-norm of ``x1 - x2 + eps`` over the last dim (torch adds eps to the difference); real
+    for complex inputs."""
     x1, x2 = _broadcast_pair(x1, x2, "pairwise_distance")
     diff = x1 - x2 + eps
     if diff.ndim == 0:

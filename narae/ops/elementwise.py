@@ -385,8 +385,22 @@ class Hypot(Function):
         return (g * a if a.requires_grad else None), (g * b if b.requires_grad else None)
 
 
+def _logaddexp_complex(xp, a, b):
+    """max + log1p(exp(min - max)), max/min by real part (the branch torch takes); where both
+    real parts are the same infinity, -inf keeps the smaller operand and +inf is summed."""
+    swap = a.real < b.real
+    hi, lo = xp.where(swap, b, a), xp.where(swap, a, b)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        out = hi + xp.log1p(xp.exp(lo - hi))
+        both_inf = xp.isinf(lo.real) & (lo.real == hi.real)
+        if bool(both_inf.any()) if xp is np else True:
+            out = xp.where(both_inf & (lo.real < 0), lo, out)
+            out = xp.where(both_inf & (lo.real > 0), xp.log(xp.exp(lo) + xp.exp(hi)), out)
+    return out
+
+
 class LogAddExp(Function):
-    """log(e^a + e^b); d/da = e^(a - out), the softmax weight of a."""
+    """log(e^a + e^b); d/da = e^(a - out), the softmax weight of a (conjugated for complex)."""
     uses_outputs = True
 
     def __init__(self, base2=False):
@@ -394,6 +408,8 @@ class LogAddExp(Function):
 
     def forward(self, a, b):
         xp = get_array_module(a)
+        if a.dtype.kind == "c":
+            return _logaddexp_complex(xp, a, b)
         return xp.logaddexp2(a, b) if self.base2 else xp.logaddexp(a, b)
 
     def backward(self, gy):
@@ -402,7 +418,7 @@ class LogAddExp(Function):
         if self.base2:
             w = (lambda t: RPowScalar(2.0)(t - y))
         else:
-            w = (lambda t: exp(t - y))
+            w = (lambda t: _cj(exp(t - y)))
         return (gy * w(a) if a.requires_grad else None), (gy * w(b) if b.requires_grad else None)
 
 
@@ -485,8 +501,13 @@ def hypot(input, other):
 
 
 def logaddexp(input, other):
-    """log(exp(input) + exp(other)), computed without overflow."""
-    return LogAddExp()(*_floats_only(input, other, "logaddexp"))
+    """log(exp(input) + exp(other)), computed without overflow (complex too, on the branch
+    max + log1p(exp(min - max)) with max/min by real part)."""
+    _need_tensor(input, "logaddexp")
+    _need_tensor(other, "logaddexp", "other")
+    a, b = _broadcastable(*binary_operands(input, other), "logaddexp")
+    _require_dtype(a, "fVc", "logaddexp", "floating-point or complex")
+    return LogAddExp()(a, b)
 
 
 def logaddexp2(input, other):

@@ -331,18 +331,17 @@ class CumProd(Function):
         xp = get_array_module(x._data)
         y = self.output()
         is0 = x._data == 0
-        if x._data.dtype.kind == "c":  # (complex: conj of the real-case formula, no zeros)
-            return CumSum(ax, True)(gy * _cj(y)) / _cj(x)
+        # (complex: the same formulas with conj of the partial products, torch's convention)
         if not is0.any():
-            return CumSum(ax, True)(gy * y) / x
+            return CumSum(ax, True)(gy * _cj(y)) / _cj(x)
         seen = xp.cumsum(is0, axis=ax)
         before = seen == 0
         first = is0 & (seen == 1)
         one = _const(x, xp.ones(()))
         safe_x = where(Tensor(~before), one, x)
-        g_before = CumSum(ax, True)(gy * y) / safe_x
+        g_before = CumSum(ax, True)(gy * _cj(y)) / _cj(safe_x)
         x_first1 = where(Tensor(first), one, x)
-        g_first = CumSum(ax, True)(gy * CumProd(ax)(x_first1))
+        g_first = CumSum(ax, True)(gy * _cj(CumProd(ax)(x_first1)))
         return g_before * _const(x, before) + g_first * _const(x, first)
 
 
