@@ -36,6 +36,7 @@ from .ops.rearrange import *  # noqa: F401,F403
 from .ops.incomplete_gamma import *  # noqa: F401,F403
 from .ops.complex import *  # noqa: F401,F403
 from .ops.spectral import *  # noqa: F401,F403
+from .ops.quantize import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
 # torch also keeps these functional ops at the top level
 from .ops.activation import relu_, selu_, celu_, rrelu_, threshold_  # noqa: F401
@@ -69,7 +70,8 @@ _engine._sum_to = _sum_to
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models",
-                "linalg", "distributions", "func", "special", "profiler", "fft", "onnx", "sparse")
+                "linalg", "distributions", "func", "special", "profiler", "fft", "onnx", "sparse",
+                "ao")
 
 
 def __getattr__(name):

@@ -21,7 +21,9 @@ __all__ = ["dtype", "float16", "float32", "float64", "bfloat16", "half", "float"
            "int8", "int16", "int32", "int64", "uint8", "short", "int", "long", "bool",
            "complex64", "cfloat", "complex128", "cdouble",
            "get_default_dtype", "set_default_dtype", "is_floating", "promote_types", "finfo",
-           "is_complex", "default_complex"]
+           "is_complex", "default_complex",
+           "qint8", "quint8", "qint32", "qscheme", "per_tensor_affine", "per_channel_affine",
+           "per_tensor_symmetric", "per_channel_symmetric", "per_channel_affine_float_qparams"]
 
 # NumPy dtype of bfloat16, or None without ml_dtypes.
 BF16 = np.dtype(_ml_dtypes.bfloat16) if _ml_dtypes is not None else None
@@ -181,6 +183,51 @@ if BF16 is not None:
     _BY_NUMPY[BF16] = bfloat16
 _BY_NAME = {d.name: d for d in (*_BY_NUMPY.values(), complex64, complex128)}
 _BY_NAME["bfloat16"] = bfloat16
+
+
+# Quantized dtypes: names for the integer arrays inside narae.ops.quantize.QuantizedTensor.
+# They share their NumPy dtype with int8/uint8/int32, so they stay out of _BY_NUMPY (an int8
+# array is an int8 tensor); to_dtype still knows them by name.
+class _QuantizedDtype(dtype):
+    __slots__ = ()
+
+    def __init__(self, name, np_dtype):
+        super().__init__(name, np_dtype)
+        self.is_floating_point = False
+        self.is_complex = False
+
+
+qint8 = _QuantizedDtype("qint8", np.int8)
+quint8 = _QuantizedDtype("quint8", np.uint8)
+qint32 = _QuantizedDtype("qint32", np.int32)
+QUANTIZED = (qint8, quint8, qint32)
+_BY_NAME.update((d.name, d) for d in QUANTIZED)
+
+
+class qscheme:
+    """How a quantized tensor maps integers to reals (torch.qscheme): one (scale, zero_point)
+    for the whole tensor or one per channel; symmetric schemes fix zero_point at the middle."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"narae.{self.name}"
+
+    def __reduce__(self):  # singletons, as dtypes
+        return (_qscheme_by_name, (self.name,))
+
+
+def _qscheme_by_name(name):
+    return globals()[name]
+
+
+per_tensor_affine = qscheme("per_tensor_affine")
+per_channel_affine = qscheme("per_channel_affine")
+per_tensor_symmetric = qscheme("per_tensor_symmetric")
+per_channel_symmetric = qscheme("per_channel_symmetric")
+per_channel_affine_float_qparams = qscheme("per_channel_affine_float_qparams")
 _default_float = float32
 
 
