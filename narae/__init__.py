@@ -37,6 +37,8 @@ from .ops.incomplete_gamma import *  # noqa: F401,F403
 from .ops.complex import *  # noqa: F401,F403
 from .ops.spectral import *  # noqa: F401,F403
 from .ops.quantize import *  # noqa: F401,F403
+from .ops.lowrank import *  # noqa: F401,F403
+from .ops.copy_variants import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
 # torch also keeps these functional ops at the top level
 from .ops.activation import relu_, selu_, celu_, rrelu_, threshold_  # noqa: F401

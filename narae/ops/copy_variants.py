@@ -1,0 +1,3 @@
+"""torch's ``*_copy`` variants of view ops (``permute_copy``...) and other top-level odds."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Randomised low-rank factorisations and eigensolvers: svd_lowrank, pca_lowrank, lobpcg."""
+
+__all__ = []
