@@ -73,7 +73,7 @@ __version__ = "0.1.0"
 
 _SUBPACKAGES = ("nn", "optim", "utils", "datasets", "transforms", "train", "io", "models",
                 "linalg", "distributions", "func", "special", "profiler", "fft", "onnx", "sparse",
-                "ao")
+                "ao", "distributed", "multiprocessing")
 
 
 def __getattr__(name):

@@ -43,3 +43,9 @@ def test_export_onnx_example_matches_onnxruntime():
     text = _run("export_onnx.py")
     assert float(re.search(r"max \|difference\| = (\S+),", text).group(1)) < 1e-4
     assert "same predicted class for 100%" in text
+
+
+def test_ddp_example_trains_identical_replicas():
+    text = _run("ddp_digits.py")
+    assert "identical weights on every rank: True" in text
+    assert float(re.search(r"all ranks: test accuracy (\S+);", text).group(1)) > 0.85

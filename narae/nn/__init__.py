@@ -26,3 +26,4 @@ from .spatial import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
 from .lazy import *  # noqa: F401,F403
+from .parallel import DataParallel  # noqa: F401  (DistributedDataParallel: nn.parallel)

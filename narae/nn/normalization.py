@@ -4,6 +4,7 @@ parameters, buffers and update rule for the running statistics)."""
 import numpy as np
 
 from .. import creation
+from ..autograd import no_grad
 from . import functional as F
 from . import init
 from .module import Module
@@ -122,11 +123,63 @@ class BatchNorm3d(_BatchNorm):
 
 
 class SyncBatchNorm(_BatchNorm):
-    """Batch normalisation whose statistics would be gathered over a process group.
+    """Batch normalisation whose batch statistics are those of every rank's batch together.
 
-    narae runs in one process, so the statistics are this batch's and the layer behaves as
-    BatchNorm over any (N, C, *) input; ``process_group`` is kept for compatibility.
+    In training, when ``narae.distributed`` is initialised and the group (``process_group``,
+    default the world) has more than one rank, mean and variance come from all-reduced
+    per-channel sums (mean = sum(x)/n, then var = sum((x - mean)^2)/n, two differentiable
+    all-reduces, so backward all-reduces their gradients too). Otherwise it is BatchNorm over
+    any (N, C, *) input.
     """
+
+    def _sync_group(self):
+        if not self.training:
+            return None
+        import sys
+        dist = sys.modules.get("narae.distributed")  # never initialised if never imported
+        if dist is None or not dist.is_initialized():
+            return None
+        pg = dist.distributed_c10d._resolve(self.process_group, "SyncBatchNorm")
+        return pg if pg is not None and pg.size() > 1 else None
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        pg = self._sync_group()
+        if pg is None:
+            return super().forward(input)
+        from ..distributed.nn.functional import all_reduce
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked._data += 1
+            self.num_batches_tracked._version[0] += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked._data)
+        dims = (0,) + tuple(range(2, input.ndim))
+        bshape = (1, -1) + (1,) * (input.ndim - 2)
+        count = creation.tensor([float(input.numel() // input.shape[1])], dtype=input.dtype,
+                                device=input.device)
+        from ..ops.shape import cat
+        sums = all_reduce(cat([input.sum(dim=dims), count]), group=pg)
+        n = float(sums[-1].item())
+        if n <= 1:
+            raise ValueError(f"{self!r}: Expected more than 1 value per channel when training "
+                             f"(got input of shape {tuple(input.shape)} over all ranks)")
+        mean = sums[:-1] / n
+        centered = input - mean.reshape(bshape)
+        var = all_reduce((centered * centered).sum(dim=dims), group=pg) / n
+        out = centered * (var + self.eps).rsqrt().reshape(bshape)
+        if self.weight is not None:
+            out = out * self.weight.reshape(bshape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(bshape)
+        if self.track_running_stats and self.running_mean is not None:
+            with no_grad():
+                rm, rv = self.running_mean, self.running_var
+                rm._data[...] = (1 - factor) * rm._data + factor * mean._data
+                rv._data[...] = (1 - factor) * rv._data + factor * var._data * (n / (n - 1))
+                rm._version[0] += 1
+                rv._version[0] += 1
+        return out
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, process_group=None, device=None, dtype=None, *,
