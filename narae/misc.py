@@ -16,7 +16,7 @@ __all__ = ["finfo", "iinfo", "result_type", "promote_types", "can_cast", "set_pr
            "hann_window", "hamming_window", "blackman_window", "bartlett_window",
            "kaiser_window", "detach", "dist", "is_same_size", "is_signed", "is_conj", "is_neg",
            "is_inference", "asarray", "complex64", "cfloat", "complex128", "cdouble",
-           "frombuffer", "from_dlpack", "empty_strided", "fill", "zero_", "resize_as_"]
+           "frombuffer", "from_dlpack", "to_dlpack", "empty_strided", "fill", "zero_", "resize_as_"]
 
 
 class finfo:
@@ -240,6 +240,11 @@ def from_dlpack(ext_tensor):
             from .backend import _load_cupy
             return Tensor(_load_cupy().from_dlpack(ext_tensor))
     return Tensor(np.from_dlpack(ext_tensor))
+
+
+def to_dlpack(tensor):
+    """A DLPack capsule sharing ``tensor``'s memory (for libraries taking capsules)."""
+    return tensor.__dlpack__()
 
 
 def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False):

@@ -113,6 +113,17 @@ class Tensor:
         return self._version[0]
 
     # -- conversion -----------------------------------------------------------------------
+    def __dlpack__(self, *args, **kwargs):
+        """Share this tensor's memory through DLPack (``numpy.from_dlpack``,
+        ``torch.from_dlpack``, ``cupy.from_dlpack`` read it without a copy)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use "
+                               "tensor.detach()")
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
     def numpy(self):
         _capture.forbid("Tensor.numpy()")
         if self.requires_grad:

@@ -8,10 +8,11 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inf
 
 
 class _State:
-    __slots__ = ("enabled",)
+    __slots__ = ("enabled", "inference")
 
     def __init__(self):
         self.enabled = True
+        self.inference = False  # inside inference_mode (is_inference_mode_enabled)
 
 
 state = _State()
@@ -51,8 +52,20 @@ class enable_grad(_GradModeContext):
 
 
 class inference_mode(no_grad):
+    """``no_grad`` that also reports itself through ``is_inference_mode_enabled``."""
+
     def __init__(self, mode=True):
         self._mode = not mode
+        self._inference = bool(mode)
+
+    def __enter__(self):
+        self._prev_inference = state.inference
+        state.inference = self._inference
+        super().__enter__()
+
+    def __exit__(self, *exc):
+        state.inference = self._prev_inference
+        return super().__exit__(*exc)
 
 
 class set_grad_enabled(_GradModeContext):
