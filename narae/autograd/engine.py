@@ -154,6 +154,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     # non-leaf tensors passed to autograd.grad: (id(fn), output index) -> id(tensor)
     wanted = {}
     needed = _nodes_leading_to(roots, capture) if capture is not None else None
+    # leaves with post-accumulate hooks (DDP's bucketed all-reduce) get their .grad and run
+    # their hooks as soon as their last gradient has arrived, not after the whole walk
+    early = _edges_to_hooked_leaves(roots) if _post_hooks and capture is None else None
     prev_mode = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     prev_autocast = _function._autocast_hook
@@ -170,6 +173,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                             leaf_grads[id(t)] = [t, g]
                         else:
                             entry[1] = acc.add(entry[1], g)
+                        if early is not None and id(t) in early:
+                            _arrived(early, t, leaf_grads, leaves, acc)
                     continue
                 if needed is not None and fn not in needed and id(t) not in capture:
                     continue  # autograd.grad: nothing wanted lies behind this node
@@ -218,6 +223,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 fn.release()
             todo = []
             for x, gx in zip(inputs, gxs):
+                if early is not None and gx is None and id(x) in early:
+                    _arrived(early, x, leaf_grads, leaves, acc)  # (an edge with no gradient)
                 if gx is not None and x.requires_grad:
                     if type(gx) is not SparseGrad and (
                             gx._data.shape != x._data.shape or gx._data.dtype != x._data.dtype):
@@ -230,6 +237,45 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     finally:
         grad_mode.state.enabled = prev_mode
         _function._autocast_hook = prev_autocast
+
+
+def _edges_to_hooked_leaves(roots):
+    """id(leaf) -> how many gradients may still reach it (graph edges plus root entries),
+    for the leaves that have post-accumulate hooks."""
+    counts = {}
+    seen = set()
+    stack = []
+    for t in roots:
+        if t._creator is None:
+            if id(t) in _post_hooks:
+                counts[id(t)] = counts.get(id(t), 0) + 1
+        elif t._creator not in seen:
+            seen.add(t._creator)
+            stack.append(t._creator)
+    while stack:
+        fn = stack.pop()
+        for x in fn.inputs:
+            c = x._creator
+            if c is None:
+                if id(x) in _post_hooks and x.requires_grad:
+                    counts[id(x)] = counts.get(id(x), 0) + 1
+            elif c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return counts
+
+
+def _arrived(early, t, leaf_grads, leaves, acc):
+    """One of ``t``'s gradients has arrived (or its edge carried none): after the last,
+    write ``t.grad`` and run its post-accumulate hooks now."""
+    key = id(t)
+    early[key] -= 1
+    if early[key] == 0:
+        del early[key]
+        entry = leaf_grads.pop(key, None)
+        if entry is not None:
+            leaves.receive(t, acc.release(entry[1]))
+            run_post_accumulate_hooks(t)
 
 
 # id(leaf) -> {handle id: hook}; kept outside the Tensor so a tensor without such hooks

@@ -132,3 +132,33 @@ def test_optimizer_step_in_backward_matches_normal_step():
         assert p.grad is None
         np.testing.assert_allclose(p.detach().numpy(), r.detach().numpy(), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_hook_runs_as_soon_as_the_leafs_last_gradient_arrives():
+    """A leaf's post-accumulate hook fires during the walk, before the nodes that do not
+    lead to it (DDP starts a bucket's all-reduce while backward goes on), as in torch."""
+    events = []
+
+    class Probe(narae.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            events.append("probe backward")
+            return g
+
+    a = narae.randn(3, requires_grad=True)
+    b = narae.randn(3, requires_grad=True)
+    deep = Probe.apply(b).exp().exp()
+    a.register_post_accumulate_grad_hook(lambda t: events.append("a hook"))
+    b.register_post_accumulate_grad_hook(lambda t: events.append("b hook"))
+    (a * deep).sum().backward()
+    assert events == ["a hook", "probe backward", "b hook"]
+    np.testing.assert_allclose(a.grad.numpy(), deep.detach().numpy(), rtol=1e-6)
+    # and again through an edge that carries no gradient: the hook still runs once
+    events.clear()
+    a.grad = None
+    (a * 2 + a.detach()).sum().backward()
+    assert events == ["a hook"] and np.allclose(a.grad.numpy(), 2)
