@@ -327,11 +327,23 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
 
 # --- in-place fills (they write the array: outside the graph only, like torch's init) ----
 def _fill_array(self, new_values):
-    """Overwrite this tensor's values (no graph recorded) and bump its version."""
+    """Overwrite this tensor's values and bump its version. On a non-leaf in the graph the
+    new values are a node whose gradient to the old ones is zero (torch's fill_ on a
+    non-leaf); a leaf requiring grad raises, as torch."""
     self._check_inplace()
     if grad_mode.state.enabled and self.requires_grad:
-        raise RuntimeError("a tensor that is part of a graph cannot be filled in place; "
-                           "wrap the call in narae.no_grad()")
+        if getattr(self._data, "base", None) is not None:
+            # a view: the new values would not reach the tensor it views (no view tracking)
+            raise RuntimeError("a view of a tensor that is part of a graph cannot be filled in "
+                               "place; fill the base tensor, or wrap the call in narae.no_grad()")
+        from .ops.arith import _NoGrad
+        shape, dtype = self._data.shape, self._data.dtype
+
+        def overwrite(xp, old):
+            vals = xp.asarray(new_values) if not isinstance(new_values, (int, float, bool)) \
+                else new_values
+            return xp.broadcast_to(xp.asarray(vals, dtype=dtype), shape).copy()
+        return self._take_over(_NoGrad(overwrite, "fill")(self._previous()))
     xp = get_array_module(self._data)
     self._data[...] = xp.asarray(new_values) if not isinstance(new_values, (int, float, bool)) \
         else new_values
@@ -356,6 +368,11 @@ def zero_(self):
 
 
 def fill_(self, value):
+    if isinstance(value, Tensor) and value.requires_grad and grad_mode.state.enabled:
+        if value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions")
+        return copy_(self, value)  # differentiable in the fill value, as torch's
     return _fill_array(self, value.item() if isinstance(value, Tensor) else value)
 
 
@@ -364,8 +381,12 @@ def copy_(self, src, non_blocking=False):
     src_t = src if isinstance(src, Tensor) else tensor(src)
     if grad_mode.state.enabled and src_t.requires_grad:
         from .ops.shape import broadcast_to
+
+        # clone(): a node of its own even when the cast and broadcast are no-ops, else the
+        # result is ``src`` itself, a creator-less leaf that _take_over would only copy
+        # values from (the old graph kept, src's gradient lost)
         return self._apply_inplace(lambda _self, s: broadcast_to(s.to(self.dtype).to(
-            self.device), self.shape), src_t)
+            self.device), self.shape).clone(), src_t)
     src_arr = to_device(src_t._data, self.device)
     try:
         return _fill_array(self, get_array_module(self._data).broadcast_to(src_arr, self.shape))

@@ -120,10 +120,15 @@ def normalize_dim(dim, ndim, name="dim"):
 
 
 def normalize_dims(dim, ndim):
-    """None -> all axes; int or tuple -> a sorted tuple of non-negative axes."""
-    if dim is None:
+    """None or an empty tuple/list -> all axes (torch's reductions: ``sum(x, dim=())`` sums
+    everything); int or tuple -> a sorted tuple of non-negative axes. Ops where an empty dim
+    list means no axis (flip, squeeze, all/any) check for it before calling this.
+
+    A 0-d tensor accepts dim 0 / -1 (as torch) but has no array axis: that gives ()."""
+    if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
         dims = tuple(sorted({normalize_dim(d, ndim) for d in dim}))
-        return dims
-    return (normalize_dim(dim, ndim),)
+        return dims if ndim else ()
+    d = normalize_dim(dim, ndim)
+    return (d,) if ndim else ()

@@ -20,6 +20,7 @@ from ..backend.kernels import softmax_ce_ops as _rows
 from ..tensor import Tensor, register_methods
 from .arith import _cj, _erf_array, clamp, exp, where
 from .reduce import amax
+from ._operands import float_operand
 from .shape import reshape
 
 __all__ = ["relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
@@ -127,6 +128,8 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        if x.size == 0:  # no rows to normalise (and max over an empty axis has no identity)
+            return x.copy()
         if _rows.rowwise_usable(x, self.axis):
             return _rows.softmax(x, self.axis)
         xp = get_array_module(x)
@@ -152,6 +155,8 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x):
+        if x.size == 0:
+            return x.copy()
         if _rows.rowwise_usable(x, self.axis):
             return _rows.softmax(x, self.axis, log=True)
         xp = get_array_module(x)
@@ -188,8 +193,8 @@ def _softmax_dim(input, dim, name):
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
-    if input.ndim == 0:
-        return Softmax(None)(input)
+    if input.ndim == 0:  # one element: softmax is 1 (array code on 0-d gives NumPy scalars)
+        return reshape(Softmax(0)(reshape(input, (1,))), ())
     return Softmax(_softmax_dim(input, dim, "softmax"))(input)
 
 
@@ -208,11 +213,19 @@ def relu(input, inplace=False):
 
 
 def sigmoid(input):
-    return Sigmoid()(input)
+    return Sigmoid()(float_operand(input))
 
 
 def tanh(input):
-    return Tanh()(input)
+    return Tanh()(float_operand(input))
+
+
+def _float_only(name, input):
+    """torch implements most activations for floating dtypes only (NotImplementedError)."""
+    if input._data.dtype.kind in "biu":
+        raise NotImplementedError(f"{name}: expected a floating point input, got {input.dtype} "
+                                  f"(input shape {tuple(input.shape)})")
+    return input
 
 
 # --- piecewise-linear activations --------------------------------------------------------
@@ -287,7 +300,7 @@ def _threshold(th, value):
 
 def _shrink(lambd, soft):
     def fn(xp, x):
-        keep = (x < -lambd) | (x > lambd)
+        keep = (x < -lambd) | (x > lambd) | (x != x)  # NaN passes through, as torch
         if soft:
             return xp.where(keep, x - xp.sign(x) * x.dtype.type(lambd), 0).astype(x.dtype), keep
         return xp.where(keep, x, 0).astype(x.dtype), keep
@@ -551,6 +564,7 @@ def relu6(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _float_only("leaky_relu", input)
     return _maybe_inplace(input, inplace, lambda x: PiecewiseLinear(
         _leaky(negative_slope), "leaky_relu", (negative_slope,))(x))
 
@@ -559,17 +573,25 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val="
                          f"{min_val}, max_val={max_val})")
+    kind = input._data.dtype.kind
+    if kind == "b":
+        raise RuntimeError("hardtanh: Bool inputs not supported")
+    if kind in "iu":  # integer input stays integer: the bounds truncate toward 0, as torch's
+        lo, hi = int(min_val), int(max_val)
+        return _maybe_inplace(input, inplace, lambda x: clamp(x, lo, hi))
     return _maybe_inplace(input, inplace,
                           lambda x: PiecewiseLinear(
                               _hardtanh(min_val, max_val), "hardtanh", (min_val, max_val))(x))
 
 
 def hardsigmoid(input, inplace=False):
+    _float_only("hardsigmoid", input)
     return _maybe_inplace(input, inplace,
                           lambda x: PiecewiseLinear(_hardsigmoid, "hardsigmoid")(x))
 
 
 def hardswish(input, inplace=False):
+    _float_only("hardswish", input)
     return _maybe_inplace(input, inplace, lambda x: Hardswish()(x))
 
 
@@ -581,10 +603,12 @@ def threshold(input, threshold, value, inplace=False):
 
 
 def hardshrink(input, lambd=0.5):
+    _float_only("hardshrink", input)
     return PiecewiseLinear(_shrink(lambd, False), "hardshrink", (lambd,))(input)
 
 
 def softshrink(input, lambd=0.5):
+    _float_only("softshrink", input)
     if lambd < 0:
         raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, got {lambd}")
     return PiecewiseLinear(_shrink(lambd, True), "softshrink", (lambd,))(input)
@@ -620,6 +644,7 @@ def prelu(input, weight):
 
 
 def elu(input, alpha=1.0, inplace=False):
+    _float_only("elu", input)
     return _maybe_inplace(input, inplace, lambda x: ELU(alpha)(x))
 
 
@@ -628,35 +653,42 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
+    _float_only("selu", input)
     return _maybe_inplace(input, inplace, lambda x: ELU(_SELU_ALPHA, _SELU_SCALE)(x))
 
 
 def celu(input, alpha=1.0, inplace=False):
+    _float_only("celu", input)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: celu: alpha must not be 0")
     return _maybe_inplace(input, inplace, lambda x: ELU(alpha, 1.0, 1.0 / alpha)(x))
 
 
 def gelu(input, approximate="none"):
+    _float_only("gelu", input)
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU(approximate)(input)
 
 
 def silu(input, inplace=False):
+    _float_only("silu", input)
     return _maybe_inplace(input, inplace, lambda x: SiLU()(x))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    _float_only("softplus", input)
     return Softplus(beta, threshold)(input)
 
 
 def mish(input, inplace=False):
+    _float_only("mish", input)
     return _maybe_inplace(input, inplace, lambda x: x * tanh(softplus(x)))
 
 
 def logsigmoid(input):
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    _float_only("logsigmoid", input)
     return -Softplus(1.0, math.inf)(-input)
 
 

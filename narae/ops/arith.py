@@ -125,6 +125,11 @@ class RPowScalar(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        if x.dtype.kind in "iu":  # integer powers: base ** -k is 0 (1 for base 1), as torch
+            out = xp.power(scalar(xp, self.base, x.dtype), xp.maximum(x, 0))
+            if self.base != 1:
+                out = xp.where(x < 0, 0, out).astype(x.dtype, copy=False)
+            return out
         return xp.power(scalar(xp, self.base, x.dtype), x)
 
     def backward(self, gy):
@@ -390,7 +395,9 @@ class _NoGrad(Function):
         return self.fn(get_array_module(x), x)
 
     def backward(self, gy):
-        return gy * 0.0
+        # exact zeros, not gy * 0: an inf/nan arriving from above must not turn into nan
+        xp = get_array_module(gy._data)
+        return Tensor(xp.zeros(gy._data.shape, gy._data.dtype))
 
 
 def _erf_array(x):
@@ -451,19 +458,34 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        q = Div()(a, b) if is_floating(a._data.dtype) else Div()(a.double(), b.double())
-        return trunc(q).to(a.dtype)
+        # piecewise constant: zero gradient for both operands (no 0/0 from a chained Div)
+        _check_int_divisor(a, b)
+        bd = b._data
+        return _NoGrad(lambda xp, x: _trunc_divide(xp, x, bd), "trunc_divide")(a)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                      f"found '{rounding_mode}'")
 
 
+def _promote_for_scalar(t, number):
+    """``t`` in the dtype torch gives ``t ** number`` / ``number ** t``: a float number makes
+    an integer tensor the default float, an int number makes a bool tensor int64."""
+    kind = t._data.dtype.kind
+    if isinstance(number, float) and kind in "biu":
+        return float_operand(t)
+    if kind == "b":
+        from .. import _dtype
+        return t.to(_dtype.int64)
+    return t
+
+
 def pow(input, exponent):
     if not isinstance(input, Tensor):
-        if isinstance(exponent, Tensor) and isinstance(input, (int, float)) and input > 0:
-            return RPowScalar(input)(exponent)
+        if isinstance(exponent, Tensor) and isinstance(input, (int, float)) and \
+                not isinstance(input, bool) and input > 0:
+            return RPowScalar(input)(_promote_for_scalar(exponent, input))
         input = as_tensor_like(input, exponent)
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
-        return PowScalar(exponent)(input)
+        return PowScalar(exponent)(_promote_for_scalar(input, exponent))
     return Pow()(*binary_operands(input, exponent))
 
 
@@ -504,7 +526,7 @@ def rsqrt(input):
 
 
 def square(input):
-    return PowScalar(2)(input)
+    return PowScalar(2)(_promote_for_scalar(input, 2))
 
 
 def reciprocal(input):
@@ -537,6 +559,9 @@ def clamp(input, min=None, max=None):
         if max is not None:
             out = minimum(out, as_tensor_like(max, input))
         return out
+    for bound in (min, max):  # torch promotes: int tensor with a float bound -> float result
+        if bound is not None and not isinstance(bound, bool):
+            input = _promote_for_scalar(input, bound)
     return Clamp(min, max)(input)
 
 
@@ -571,7 +596,9 @@ def sign(input):
 
 
 def _sign_array(xp, x):
-    """torch's sign: 0 for NaN (NumPy's sign propagates NaN)."""
+    """torch's sign: 0 for NaN (NumPy's sign propagates NaN); a bool is its own sign."""
+    if x.dtype.kind == "b":
+        return x.copy()
     s = xp.sign(x)
     if x.dtype.kind in "fV":
         s = xp.where(s != s, 0, s).astype(x.dtype, copy=False)
@@ -596,7 +623,25 @@ def trunc(input):
 
 def floor_divide(input, other):
     a, b = binary_operands(input, other)
+    _check_int_divisor(a, b)
     return _NoGrad(lambda xp, x: xp.floor_divide(x, b._data), "floor_divide")(a)
+
+
+def _check_int_divisor(a, b):
+    """Integer division by zero raises, as torch's (NumPy would return 0 with a warning)."""
+    from ..backend import capture
+    if a._data.dtype.kind in "biu" and a._data.size and capture.can_read_back() and \
+            bool((b._data == 0).any()):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _trunc_divide(xp, x, y):
+    """x / y rounded toward zero, exact for integers (no detour through float64)."""
+    if x.dtype.kind in "biu":
+        q = xp.floor_divide(x, y)
+        fix = (q * y != x) & ((x < 0) != (y < 0))
+        return (q + fix).astype(x.dtype, copy=False)
+    return xp.trunc(x / y).astype(x.dtype, copy=False)
 
 
 def remainder(input, other):
@@ -608,12 +653,21 @@ def remainder(input, other):
 def fmod(input, other):
     """C-style modulo (sign of the dividend)."""
     a, b = binary_operands(input, other)
-    return a - trunc(a / b).detach() * b if is_floating(a._data.dtype) else \
-        _NoGrad(lambda xp, x: xp.fmod(x, b._data), "fmod")(a)
+    if is_floating(a._data.dtype):
+        return a - trunc(a / b).detach() * b
+    _check_int_divisor(a, b)
+    return _NoGrad(lambda xp, x: xp.fmod(x, b._data), "fmod")(a)
 
 
 def lerp(input, end, weight):
-    return input + (end - input) * weight
+    """input + weight (end - input), evaluated from the nearer end as torch does: exact at
+    weight 1, and an infinite endpoint stays infinite instead of becoming inf - inf = nan."""
+    diff = end - input
+    if isinstance(weight, Tensor):
+        return where(abs(weight) < 0.5, input + diff * weight, end - diff * (1 - weight))
+    if -0.5 < weight < 0.5:
+        return input + diff * weight
+    return end - diff * (1 - weight)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):

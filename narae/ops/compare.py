@@ -59,14 +59,21 @@ def _invert(self):
     return Tensor(xp.invert(self._data))
 
 
+def _bool_axes(dim, ndim):
+    """all/any: an empty dim tuple reduces nothing (unlike sum's, which reduces everything)."""
+    if isinstance(dim, (list, tuple)) and len(dim) == 0:
+        return ()
+    return normalize_dims(dim, ndim)
+
+
 def all(input, dim=None, keepdim=False):
     return Tensor(get_array_module(input._data).all(
-        input._data, axis=normalize_dims(dim, input.ndim), keepdims=keepdim))
+        input._data, axis=_bool_axes(dim, input.ndim), keepdims=keepdim))
 
 
 def any(input, dim=None, keepdim=False):
     return Tensor(get_array_module(input._data).any(
-        input._data, axis=normalize_dims(dim, input.ndim), keepdims=keepdim))
+        input._data, axis=_bool_axes(dim, input.ndim), keepdims=keepdim))
 
 
 def equal(input, other):

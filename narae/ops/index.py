@@ -132,6 +132,57 @@ def _normalize_key(x, key):
     return tuple(out), advanced
 
 
+class _TwoStep:
+    """A key mixing Python ints with index arrays, applied as torch does: the ints first (as
+    selects, a basic view), then the rest. NumPy would count the ints as advanced indices,
+    which moves the result's advanced dimensions: ``x[0, :, idx]`` is (k, B) in NumPy but
+    (B, k) in torch."""
+    __slots__ = ("first", "rest")
+
+    def __init__(self, first, rest):
+        self.first, self.rest = first, rest
+
+
+def _split_ints(key):
+    """``key`` as a _TwoStep when it mixes Python ints with index arrays, else unchanged."""
+    def scalar_int(k):  # torch reads a 0-d integer tensor index as an int
+        return type(k) is int or (hasattr(k, "dtype") and k.ndim == 0 and k.dtype.kind in "iu")
+    if not any(scalar_int(k) for k in key) or \
+            not any(hasattr(k, "dtype") and k.ndim for k in key):
+        return key
+    first, rest = [], []
+    for k in key:
+        if scalar_int(k):
+            first.append(int(k))
+            continue
+        rest.append(k)
+        if k is Ellipsis:
+            first.append(k)
+        elif hasattr(k, "dtype"):
+            first.extend([slice(None)] * (k.ndim if k.dtype.kind == "b" else 1))
+        elif k is not None:
+            first.append(slice(None))
+    return _TwoStep(tuple(first), tuple(rest))
+
+
+def _at(a, key):
+    """``a[key]``: a view of ``a`` for the first step of a _TwoStep key, then the rest."""
+    if type(key) is _TwoStep:
+        return a[key.first], key.rest
+    return a, key
+
+
+def _fit_value(target, v):
+    """Drop leading size-1 dims of an assigned value beyond the target's rank (torch allows
+    ``x[1] = t`` with t of shape (1,); NumPy refuses a sequence for one element)."""
+    if getattr(v, "ndim", 0) and v.shape[0] == 1 and v.ndim > target.ndim:
+        k = 0
+        while k < v.ndim - target.ndim and v.shape[k] == 1:
+            k += 1
+        v = v.reshape(v.shape[k:])
+    return v
+
+
 class GetItem(Function):
     """``x[key]``. ``advanced``: the key holds integer arrays, so indices may repeat."""
     uses_inputs = False
@@ -141,11 +192,12 @@ class GetItem(Function):
 
     def forward(self, x):
         self.in_shape, self.dtype = x.shape, x.dtype
-        y = x[self.key]
+        a, key = _at(x, self.key)
+        y = a[key]
         return y.copy() if self.copy else y
 
     def backward(self, gy):
-        if not grad_mode.state.enabled:
+        if not grad_mode.state.enabled and type(self.key) is not _TwoStep:
             return SparseGrad(self.in_shape, self.dtype, get_array_module(gy._data), self.key,
                               gy._data, repeated=self.advanced)
         return ScatterAdd(self.key, self.in_shape, self.advanced)(gy)
@@ -161,10 +213,11 @@ class ScatterAdd(Function):
     def forward(self, g):
         xp = get_array_module(g)
         buf = xp.zeros(self.shape, g.dtype)
+        view, key = _at(buf, self.key)
         if self.advanced:
-            _add_at(xp, buf, self.key, g)
+            _add_at(xp, view, key, g)
         else:
-            buf[self.key] = g
+            view[key] = g
         return buf
 
     def backward(self, gg):
@@ -180,7 +233,8 @@ class ZeroAt(Function):
 
     def forward(self, g):
         out = g.copy()
-        out[self.key] = 0
+        view, key = _at(out, self.key)
+        view[key] = 0
         return out
 
     def backward(self, gg):
@@ -196,7 +250,10 @@ class SetItem(Function):
 
     def forward(self, x, v):
         out = x.copy()
-        out[self.key] = v
+        view, key = _at(out, self.key)
+        if getattr(v, "ndim", 0) and v.shape[0] == 1:
+            v = _fit_value(view[key], v)
+        view[key] = v
         return out
 
     def backward(self, gy):
@@ -217,6 +274,7 @@ def getitem(self, key):
         advanced = False
     else:
         key, advanced = _normalize_key(self, key)
+        key = _split_ints(key)
     try:
         return GetItem(key, advanced)(self)
     except IndexError as e:
@@ -230,6 +288,7 @@ def setitem(self, key, value):
         advanced = False
     else:
         key, advanced = _normalize_key(self, key)
+        key = _split_ints(key)
     dtype = self._data.dtype
     v_grad = isinstance(value, Tensor) and value.requires_grad
     if grad_mode.state.enabled and (self.requires_grad or v_grad):
@@ -248,7 +307,10 @@ def setitem(self, key, value):
         return
     v = value._data if isinstance(value, Tensor) else value
     try:
-        self._data[key] = v
+        view, k = _at(self._data, key)
+        if getattr(v, "ndim", 0) and v.shape[0] == 1:
+            v = _fit_value(view[k], v)
+        view[k] = v
     except IndexError as e:
         raise IndexError(f"index assignment: {e} (tensor of shape {tuple(self.shape)})") from None
     self._version[0] += 1
@@ -381,8 +443,8 @@ def _dim_key(input, dim, index, op):
 
 def index_select(input, dim, index):
     dim, key = _dim_key(input, dim, index, "index_select")
-    if input.ndim == 0:
-        input = reshape(input, (1,))
+    if input.ndim == 0:  # a 0-d input stays 0-d (its one element, picked by a 1-element index)
+        return reshape(GetItem(key, True)(reshape(input, (1,))), ())
     return GetItem(key, True)(input)
 
 
@@ -445,14 +507,19 @@ def masked_fill(input, mask, value):
             value = value.to(input.dtype)
     else:
         value = Tensor(get_array_module(input._data).asarray(value, dtype=input._data.dtype))
-    out = where(mask, value, input)
-    if out.shape != input.shape:
+    try:  # out of place the result takes the broadcast shape of input and mask, as torch's
+        np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    except ValueError:
         raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not broadcast "
-                           f"to input of shape {tuple(input.shape)}")
-    return out
+                           f"with input of shape {tuple(input.shape)}") from None
+    return where(mask, value, input)
 
 
 def _masked_fill_(self, mask, value):
+    shape = np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))
+    if shape != tuple(self.shape):
+        raise RuntimeError(f"masked_fill_: mask of shape {tuple(mask.shape)} does not broadcast "
+                           f"to input of shape {tuple(self.shape)}")
     return self._apply_inplace(masked_fill, mask, value)
 
 

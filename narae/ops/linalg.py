@@ -1,4 +1,5 @@
 """Matrix products: matmul (batched, with the vector cases of torch.matmul), mm, bmm, ..."""
+import math
 from .._dtype import BF16 as _BF16
 from ..autograd import function as _function
 from ..autograd.function import Function, ShapeError
@@ -106,8 +107,9 @@ class Linear(Function):
             if gy.ndim == 2:
                 gw = matmul(transpose(gy, 0, 1), _cj(x))
             else:
-                gw = matmul(transpose(reshape(gy, (-1, gy.shape[-1])), 0, 1),
-                            reshape(_cj(x), (-1, x.shape[-1])))
+                rows = math.prod(gy.shape[:-1])  # (not -1: ambiguous when a size is 0)
+                gw = matmul(transpose(reshape(gy, (rows, gy.shape[-1])), 0, 1),
+                            reshape(_cj(x), (rows, x.shape[-1])))
         if len(self.inputs) == 3:
             b = self.inputs[2]
             gb = sum_to(gy, b.shape) if b.requires_grad else None

@@ -103,6 +103,9 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, x, q):
         xp = get_array_module(x)
         ax = self.axis
+        if x.shape[ax] == 0:  # no classes: a zero loss (a max over no entries has no identity)
+            self.logp = x.copy()
+            return xp.zeros(x.shape[:ax] + x.shape[ax + 1:], x.dtype)
         logp = x - x.max(axis=ax, keepdims=True)
         logp -= xp.log(xp.exp(logp).sum(axis=ax, keepdims=True))
         self.logp = logp
@@ -226,7 +229,7 @@ def _index_target_distribution(input, target, axis, weight, ignore_index, smooth
     wt = keep.astype(x.dtype) if w is None else w[tc] * keep
     q = (xp.expand_dims(tc, axis) == classes) * xp.expand_dims(wt * (1.0 - smoothing), axis)
     q = q.astype(x.dtype, copy=False)
-    if smoothing > 0:
+    if smoothing > 0 and c:
         per_class = xp.ones(cls_shape, x.dtype) if w is None else w.reshape(cls_shape)
         q += xp.expand_dims(keep.astype(x.dtype) * (smoothing / c), axis) * per_class
     return q, wt.sum()
@@ -264,7 +267,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise ValueError("cross_entropy: ignore_index is not supported for class-probability "
                              "(floating point) targets")
         q = target
-        if label_smoothing > 0:
+        if label_smoothing > 0 and c:  # (no classes: nothing to smooth)
             q = q * (1.0 - label_smoothing) + label_smoothing / c
         if weight is not None:
             q = q * reshape(weight, (c,) + (1,) * (input.ndim - axis - 1))
@@ -291,7 +294,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_class_weight(weight, c, "nll_loss", input)
     _check_index_target(input, target, axis, "nll_loss", ignore_index)
     q, denom = _index_target_distribution(input, target, axis, weight, ignore_index, 0.0)
-    loss = -(input * Tensor(q)).sum(axis)
+    # only the target entries: an inf/nan elsewhere in a row must not leak in through 0 * inf
+    picked = where(Tensor(q != 0), input, Tensor(get_array_module(q).zeros((), q.dtype)))
+    loss = -(picked * Tensor(q)).sum(axis)
     return _reduce_weighted(loss, reduction, denom)
 
 

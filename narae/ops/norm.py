@@ -176,11 +176,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f"{c} channels of the input of shape {tuple(input.shape)}")
     if training:
         count = input.numel() // max(c, 1)
-        if count <= 1:
+        if count == 1:  # (an empty batch is fine: an empty result, as torch)
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {list(input.shape)}")
         axes = (0,) + tuple(range(2, nd))
         fn, y = _normalize_fn(input, axes, eps, w, b)
+        if count == 0:  # an empty batch has no statistics: the running ones stay
+            return y
         if running_mean is not None:
             _update_running(running_mean, fn.mean, momentum)
         if running_var is not None:
@@ -325,7 +327,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
                          f"{tuple(input.shape)} to be divisible by num_groups={num_groups}")
     w = _channel_param(weight, c, nd, "group_norm", "weight")
     b = _channel_param(bias, c, nd, "group_norm", "bias")
-    grouped = reshape(input, (n, num_groups, -1))
+    grouped = reshape(input, (n, num_groups, input.numel() // max(n * num_groups, 1)))
     y = reshape(_normalize_fn(grouped, (2,), eps, None, None)[1], input.shape)
     if w is not None:
         y = y * w
@@ -350,10 +352,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     b = _channel_param(bias, c, nd, "instance_norm", "bias")
     axes = tuple(range(2, nd))
     count = int(np.prod(input.shape[2:]))
-    if count <= 1:
+    if count == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{list(input.shape)}")
     fn, y = _normalize_fn(input, axes, eps, w, b)
+    if count == 0 or input.shape[0] == 0:  # nothing to average: the running stats stay
+        return y
     # the running statistics average the per-instance statistics over the batch
     if running_mean is not None:
         _update_running(running_mean, fn.mean.mean(axis=0), momentum)

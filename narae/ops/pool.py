@@ -444,6 +444,12 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 
 def _avg_poolnd(name, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                 divisor_override):
+    if input._data.dtype.kind in "iu":  # integer input: the mean truncated toward 0, as torch
+        from .. import _dtype
+        from .arith import trunc
+        out = _avg_poolnd(name, nd, input.to(_dtype.float64), kernel_size, stride, padding,
+                          ceil_mode, count_include_pad, divisor_override)
+        return trunc(out).to(input.dtype)
     x, geom = _window_args(name, nd, input, kernel_size, stride, padding, 1, ceil_mode, False)
     xp = get_array_module(x._data)
     if divisor_override is not None:
@@ -612,7 +618,7 @@ def _adaptive_max_poolnd(name, nd, input, output_size, return_indices):
         v = a.reshape((N, C) + sum(((o, n // o) for n, o in zip(in_size, size)), ()))
         vals = v.transpose(0, 1, *range(2, 2 + 2 * nd2, 2), *range(3, 2 + 2 * nd2, 2)) \
             .reshape(N, C, table.shape[0], table.shape[1])
-    idx = _first_max(xp, a.reshape(N, C, -1), table, vals).reshape((N, C) + size)
+    idx = _first_max(xp, a.reshape(N, C, math.prod(in_size)), table, vals).reshape((N, C) + size)
     y = _restore(nd, input, _PlaneGather(idx, "adaptive_max")(x))
     if not return_indices:
         return y
@@ -757,7 +763,8 @@ def _fractional_max_poolnd(name, nd, input, kernel_size, output_size, output_rat
         shape[2 + i], shape[2 + nd + i] = o, k
         flat = flat * n + pos.reshape(shape)
     table = flat.reshape(N, C, math.prod(out), math.prod(kernel))
-    idx = _first_max(xp, x._data.reshape(N, C, -1), table).reshape((N, C) + out)
+    idx = _first_max(xp, x._data.reshape(N, C, math.prod(in_size)), table).reshape(
+        (N, C) + out)
     y = _restore(nd, input, _PlaneGather(idx, "fractional_max")(x))
     if not return_indices:
         return y

@@ -196,7 +196,8 @@ def unflatten(input, dim, sizes):
 
 def squeeze(input, dim=None):
     """Drop size-1 dims: all of them, or those among ``dim`` (an int or a tuple)."""
-    dims = normalize_dims(dim, input.ndim) if input.ndim else ()
+    empty = isinstance(dim, (tuple, list)) and len(dim) == 0  # squeeze(x, ()) drops nothing
+    dims = normalize_dims(dim, input.ndim) if input.ndim and not empty else ()
     if input.ndim == 0 and dim is not None:
         for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
             normalize_dim(d, 0)
@@ -468,7 +469,8 @@ def narrow(input, dim, start, length):
 def flip(input, dims):
     """Reverse the order along ``dims`` (a copy, as in torch)."""
     from .index import GetItem
-    dims = normalize_dims(dims if isinstance(dims, (tuple, list)) else (dims,), input.ndim)
+    dims = normalize_dims(dims if isinstance(dims, (tuple, list)) else (dims,), input.ndim) \
+        if dims != () and dims != [] else ()
     if not dims:
         return GetItem((), False, copy=True)(input)
     key = tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.ndim))

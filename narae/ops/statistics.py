@@ -392,7 +392,7 @@ def mode(input, dim=-1, keepdim=False):
     """Most frequent value along ``dim`` (the smallest one on ties) and its last index."""
     xp = get_array_module(input._data)
     if input.ndim == 0:
-        return _values_indices("mode")(input * 1, Tensor(xp.zeros((), np.int64)))
+        return _values_indices("mode")(input.clone(), Tensor(xp.zeros((), np.int64)))
     axis = normalize_dim(dim, input.ndim)
     _nonempty(input, (axis,), "mode")
     x = input._data
