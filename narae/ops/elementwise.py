@@ -16,7 +16,7 @@ from ..autograd.function import Function, ShapeError
 from ..backend import get_array_module
 from ..tensor import Tensor, register_methods
 from ._operands import binary_operands, float_operand
-from .arith import (_NoGrad, _cj, RPowScalar, clamp, cos, exp, log, sign, sin, sqrt, trunc, where,
+from .arith import (_NoGrad, _cj, RPowScalar, clamp, cos, exp, sign, sin, sqrt, trunc, where,
                     neg, sub)
 
 __all__ = [
@@ -436,8 +436,9 @@ class XLogY(Function):
         gx = gy_ = None
         if x.requires_grad:
             # torch: d/dx = log(y), except 0 where x == 0 and y <= 0 (log would be -inf/NaN)
+            # and gy * log(y) taken as xlogy(gy, y): 0 where gy is 0, even if log(y) is NaN
             skip = (x == 0) & (y <= 0)
-            gx = where(skip, _zero(gy), gy * log(where(skip, 1.0, y)))
+            gx = where(skip, _zero(gy), XLogY()(gy, y))
         if y.requires_grad:
             gy_ = gy * x / y
         return gx, gy_
@@ -646,7 +647,8 @@ def heaviside(input, values):
                            f"(input {input.dtype}, values {values.dtype})")
     _broadcastable(input, values, "heaviside")
     v = values._data
-    return _NoGrad(lambda xp, x: xp.heaviside(x, v).astype(x.dtype, copy=False),
+    # (torch's comparisons: NaN is neither > 0 nor == 0, so it maps to 0, not NaN)
+    return _NoGrad(lambda xp, x: xp.where(x == 0, v, x > 0).astype(x.dtype, copy=False),
                    "heaviside")(input)
 
 

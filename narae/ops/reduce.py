@@ -13,7 +13,7 @@ from .._dtype import is_floating
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor, register_methods
-from ._operands import normalize_dim, normalize_dims
+from ._operands import float_operand, normalize_dim, normalize_dims
 from .shape import broadcast_to, reshape
 from .arith import _cj
 
@@ -355,7 +355,7 @@ def _int_to_long(input):
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) along ``dim``, computed stably (max subtracted first)."""
-    return LogSumExp(normalize_dims(dim, input.ndim), keepdim)(input)
+    return LogSumExp(normalize_dims(dim, input.ndim), keepdim)(float_operand(input))
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -431,8 +431,8 @@ def _extreme(input, dim, keepdim, other, is_max):
         return Extreme(is_max, tuple(range(input.ndim)), False)(input)
     axis = normalize_dim(dim, input.ndim)
     _nonempty(input, (axis,), name)
-    if input.ndim == 0:
-        return _values_indices(name)(Sum((), False)(input), _zero_index(input))
+    if input.ndim == 0:  # (clone, not Sum: a 0-d bool keeps its dtype)
+        return _values_indices(name)(input.clone(), _zero_index(input))
     vals, idx = Select(_pick_arg(is_max), axis, keepdim, name)(input)
     return _values_indices(name)(vals, idx.detach())
 
@@ -529,7 +529,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: sqrt of ``var`` with the same arguments."""
     axes, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "std")
-    return _var(input, axes, c, keepdim).sqrt()
+    return _StdFromVar()(_var(input, axes, c, keepdim))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -539,7 +539,23 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "std_mean")
-    return _var(input, axes, c, keepdim).sqrt(), Mean(axes, keepdim)(input)
+    return _StdFromVar()(_var(input, axes, c, keepdim)), Mean(axes, keepdim)(input)
+
+
+class _StdFromVar(Function):
+    """sqrt(var) whose gradient is 0 where the std is 0 (torch's std backward), not the
+    inf * 0 = NaN a plain sqrt would give for a constant slice."""
+    uses_inputs = False
+    uses_outputs = True
+
+    def forward(self, v):
+        return get_array_module(v).sqrt(v)
+
+    def backward(self, gy):
+        from .arith import where
+        y = self.output()
+        flat = y == 0
+        return where(flat, gy * 0.0, gy / (where(flat, 1.0, y) * 2.0))
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
@@ -610,6 +626,8 @@ def _lower_median(xp, x, axis):
 def median(input, dim=None, keepdim=False):
     """median(x) -> the lower median; median(x, dim) -> (values, indices)."""
     if dim is None:
+        if input._data.size == 0 and is_floating(input._data.dtype):
+            return input.sum() + float("nan")  # torch's NaN (in the graph, as torch)
         _nonempty(input, tuple(range(input.ndim)), "median")
         flat = reshape(input, (-1,)) if input.ndim != 1 else input
         return Select(_lower_median, 0, False, "median")(flat)[0]

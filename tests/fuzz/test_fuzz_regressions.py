@@ -273,3 +273,25 @@ def test_label_smoothing_with_zero_classes():
     check(lambda m, x, t: m.nn.functional.cross_entropy(x, t, label_smoothing=0.2,
                                                         reduction="sum"),
           randn(4, 0, 4), randn(4, 0, 4))
+
+
+# --- elementwise.py and reduce.py findings ---------------------------------------------------
+def test_xlogy_gradient_is_zero_where_the_incoming_gradient_is_zero():
+    both(lambda m, a, b: m.xlogy(a, b)[1:], np.array([1.0, 1.0, 2.0]), np.array([-1.0, 2.0, 3.0]))
+
+
+def test_heaviside_of_nan_is_zero():
+    both(lambda m, x, v: m.heaviside(x, v), np.array([np.nan, 0.0, -1.0, 2.0]), np.array([0.5]),
+         grad=False)
+
+
+def test_std_gradient_of_a_constant_slice_is_zero():
+    both(lambda m, x: m.std(x, dim=1), np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]]))
+    both(lambda m, x: m.std_mean(x, dim=0)[0], np.array([[2.0, 1.0], [2.0, 3.0]]))
+
+
+def test_logsumexp_of_ints_max_of_0d_bool_median_of_empty():
+    both(lambda m, x: m.logsumexp(x, 0), np.array([1, 2, 3]))
+    both(lambda m, x: m.max(x, 0).values, np.array(True))
+    both(lambda m, x: m.min(x, 0).values, np.array(False))
+    both(lambda m, x: m.median(x), np.zeros(0))
