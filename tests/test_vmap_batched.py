@@ -580,3 +580,200 @@ def test_vmap_backward_through_nodes_an_earlier_vmap_recorded():
         return nr.autograd.grad(out, x, v, retain_graph=True)[0]
     looped = nr.stack([row2(eye[i]) for i in range(3)])
     np.testing.assert_allclose(nr.func.vmap(row2)(eye).numpy(), looped.numpy(), rtol=1e-12)
+
+
+# -- nested vmaps: every level vectorized -------------------------------------------------------
+def _assert_nested(count=None, inner_path="vectorized"):
+    """The outermost vmap and every vmap nested in it took the vectorized path (no op
+    needed the per-sample fallback at any level)."""
+    s = _assert_path()
+    assert s["nested"], s
+    if count is not None:
+        assert len(s["nested"]) == count, s
+    for level in s["nested"]:
+        assert level["path"] == inner_path, s
+        if inner_path == "vectorized":
+            assert level["fallback"] == 0, s
+    if inner_path == "vectorized":
+        assert any(level["fast"] > 0 for level in s["nested"]), s
+    return s
+
+
+NESTED = {
+    "map_map": (lambda m, fm, x: fm.vmap(fm.vmap(lambda t: m.tanh(t) * t.sum()))(x),
+                ((3, 4, 5),)),
+    "inner_dim1_out1": (lambda m, fm, x: fm.vmap(fm.vmap(lambda t: m.softmax(t, 0) * 2,
+                                                        in_dims=1, out_dims=1))(x),
+                        ((3, 4, 5),)),
+    "outer_dim2": (lambda m, fm, x: fm.vmap(fm.vmap(lambda t: t.cumsum(0) * t[0]),
+                                            in_dims=2)(x), ((3, 4, 5),)),
+    "closed_over_outer": (lambda m, fm, a, b: fm.vmap(
+        lambda u: fm.vmap(lambda v: m.sin(u * v) + u.sum())(b))(a), ((3, 4), (5, 4))),
+    "unmapped_outer": (lambda m, fm, a, b: fm.vmap(
+        lambda u, w: fm.vmap(lambda v, z: z @ v, in_dims=(0, None))(w, u))(a, b),
+        ((3, 4, 2), (3, 5, 2))),
+    "returns_outer": (lambda m, fm, a, b: fm.vmap(
+        lambda u: fm.vmap(lambda v: (u * 2, v + u), out_dims=(0, 1))(b))(a),
+        ((3, 4), (5, 4))),
+    "matmul_linear": (lambda m, fm, x, w: fm.vmap(
+        lambda xs, ws: fm.vmap(lambda xi: m.nn.functional.linear(m.tanh(xi), ws))(xs))(x, w),
+        ((3, 5, 4), (3, 2, 4))),
+    "triple": (lambda m, fm, x: fm.vmap(fm.vmap(fm.vmap(
+        lambda t: m.log_softmax(t, 0) * t.mean())))(x), ((2, 3, 4, 5),)),
+}
+
+
+@pytest.mark.parametrize("name", list(NESTED))
+def test_nested_vmaps_vectorize_every_level(name):
+    fn, shapes = NESTED[name]
+    vcheck(fn, *[randn(*s) for s in shapes])
+    _assert_nested(2 if name == "triple" else None)
+
+
+def _mlp_fn(m):
+    g = np.random.default_rng(3)
+    w1, b1, w2, b2 = [m.tensor(g.standard_normal(s) * 0.5) for s in
+                      ((8, 5), (8,), (3, 8), (3,))]
+    return lambda x: m.nn.functional.linear(m.tanh(m.nn.functional.linear(x, w1, b1)), w2, b2)
+
+
+def test_vmap_of_jacrev_vectorizes_both_levels():
+    nets = {nr: _mlp_fn(nr), torch: _mlp_fn(torch)}
+    j = both(lambda m, fm, x: fm.vmap(fm.jacrev(nets[m]))(x), randn(6, 5))
+    assert tuple(j.shape) == (6, 3, 5)
+    _assert_nested(1)
+    both(lambda m, fm, x, w: fm.vmap(fm.jacrev(lambda t, u: m.tanh(u @ t) * t.sum(),
+                                               argnums=(0, 1)), in_dims=(0, None))(x, w),
+         randn(4, 3), randn(2, 3))
+    _assert_nested(1)
+    # per-sample Jacobians of a vmap'd function, and vmap of vmap of jacrev
+    both(lambda m, fm, x: fm.vmap(fm.jacrev(lambda t: fm.vmap(lambda s: m.sin(s) * t.sum())(t)))(
+        x), randn(2, 3))
+    _assert_nested(2)
+    both(lambda m, fm, x: fm.vmap(fm.vmap(fm.jacrev(lambda t: m.exp(t) * t.prod())))(x),
+         randn(2, 3, 4))
+    _assert_nested(2)
+
+
+def test_vmap_of_jacrev_of_jacrev():
+    f = {m: (lambda t, m=m: (m.tanh(t) ** 3).sum() * t.prod()) for m in (nr, torch)}
+    h = both(lambda m, fm, x: fm.vmap(fm.jacrev(fm.jacrev(f[m])))(x), randn(4, 3))
+    assert tuple(h.shape) == (4, 3, 3)
+    _assert_nested(2)
+    both(lambda m, fm, x: fm.jacrev(fm.jacrev(f[m]))(x), randn(3))
+    _assert_path()
+
+
+def test_gradients_through_vmap_of_jacrev():
+    vcheck(lambda m, fm, x: fm.vmap(fm.jacrev(lambda t: m.sin(t) * t.sum()))(x), randn(4, 3))
+    vcheck(lambda m, fm, x, w: fm.vmap(fm.vmap(lambda a, c: (m.tanh(a @ c) ** 2).sum(),
+                                               in_dims=(0, None)), in_dims=(0, None))(x, w),
+           randn(3, 2, 4), randn(4, 2), double=True)
+
+
+def test_vmap_of_grad_nested_in_vmap():
+    f = {m: (lambda t, m=m: (m.sin(t) * t).sum()) for m in (nr, torch)}
+    both(lambda m, fm, x: fm.vmap(fm.vmap(fm.grad(f[m])))(x), randn(3, 4, 2))
+    _assert_nested(1)
+    # the inner grad differentiates an outer sample, once per inner sample
+    both(lambda m, fm, a, b: fm.vmap(lambda u: fm.vmap(
+        lambda v: fm.grad(lambda w: m.sin(w * v).sum())(u))(b))(a), randn(3, 4), randn(5, 4))
+    _assert_nested(1)
+    both(lambda m, fm, x: fm.vmap(lambda t: fm.vmap(fm.vjp(lambda s: m.sin(s) * s.sum(), t)[1])(
+        m.eye(3, dtype=m.float64)))(x), randn(4, 3))
+    _assert_nested(1)
+
+
+@pytest.mark.parametrize("outer,inner", [(None, 2), (2, None), (1, 3)])
+def test_nested_chunk_sizes(outer, inner):
+    both(lambda m, fm, a, b: fm.vmap(lambda u: fm.vmap(lambda v: m.tanh(u * v), chunk_size=inner)(
+        b), chunk_size=outer)(a), randn(3, 4), randn(5, 4))
+    s = _assert_path()
+    assert s["nested"] and all(lv["path"] == "vectorized" for lv in s["nested"]), s
+
+
+def test_inner_loop_fallback_reruns_only_the_inner_vmap():
+    x, y = randn(3, 2), randn(5, 2)
+
+    def inner(v):  # branches on values that differ between the inner samples only
+        return v * 2 if float(v.sum()) > 0 else -v
+    ours = nfunc.vmap(lambda u: nfunc.vmap(inner)(nr.tensor(y)) * u.sum())(nr.tensor(x))
+    s = _assert_nested(1, inner_path="loop")
+    assert "differs between samples" in s["nested"][0]["reason"], s
+    rows = np.where(y.sum(-1, keepdims=True) > 0, y * 2, -y)
+    np.testing.assert_allclose(ours.numpy(), rows * x.sum(1)[:, None, None], **TOL)
+    # values differing between outer samples too: the outer level loops, same numbers
+    z = randn(3, 5, 2)
+    ours = nfunc.vmap(lambda u: nfunc.vmap(inner)(u) * u.sum())(nr.tensor(z))
+    assert _batching.stats()["path"] == "loop"
+    rows = np.where(z.sum(-1, keepdims=True) > 0, z * 2, -z)
+    np.testing.assert_allclose(ours.numpy(), rows * z.sum((1, 2))[:, None, None], **TOL)
+
+
+def test_nested_randomness_modes():
+    x = nr.ones(4, 3, 5, dtype=nr.float64)
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        nfunc.vmap(nfunc.vmap(lambda a: a + nr.randn(5, dtype=nr.float64)))(x)
+    out = nfunc.vmap(nfunc.vmap(lambda a: a * nr.rand(5, dtype=nr.float64), randomness="same"),
+                     randomness="different")(x).numpy()
+    assert np.all(out == out[:, :1]) and not np.array_equal(out[0], out[1])
+    out = nfunc.vmap(nfunc.vmap(lambda a: a * nr.rand(5, dtype=nr.float64),
+                                randomness="different"), randomness="same")(x).numpy()
+    assert np.all(out == out[:1]) and not np.array_equal(out[0, 0], out[0, 1])
+    assert not engine.is_instrumented("vmap") and _batching.current() is None
+
+
+def test_nested_errors_and_the_layer_lifetime():
+    x = nr.tensor(randn(3, 4, 2))
+    with pytest.raises(RuntimeError, match=r"\(2,\)"):
+        nfunc.vmap(nfunc.vmap(lambda a: a.reshape(3)))(x)
+    with pytest.raises(ValueError, match="same size in the mapped dimension"):
+        nfunc.vmap(lambda u: nfunc.vmap(lambda a, b: a + b)(u, nr.ones(5, 2)))(x)
+    with pytest.raises(ZeroDivisionError):
+        nfunc.vmap(nfunc.vmap(lambda t: 1 / 0))(x)
+    assert not engine.is_instrumented("vmap") and _batching.current() is None
+    ce = nr.nn.functional.cross_entropy
+    nfunc.vmap(nfunc.vmap(lambda t: t * 2))(x)
+    assert nr.nn.functional.cross_entropy is ce and _batching.current() is None
+
+
+def test_indexing_backward_inside_vmap_is_batched():
+    """GetItem's adjoint (dense or sparse) runs batched: jacrev of indexing stays vectorized."""
+    both(lambda m, fm, x: fm.jacrev(lambda t: m.cat([t[1:] * t[0], t.flip(0), t[[2, 0, 2]]]))(x),
+         randn(4))
+    _assert_path()
+    both(lambda m, fm, x: fm.vmap(fm.jacrev(lambda t: t[:, 1:] * t[0, :1] + t[[1, 1], 1:]))(x),
+         randn(3, 2, 4))
+    _assert_nested(1)
+    # x[key] = v out of place, differentiated per sample
+    both(lambda m, fm, x: fm.vmap(fm.grad(
+        lambda t: (m.index_put(t, (m.tensor([0, 2]),), t[:2] * 3) ** 2).sum()))(x),
+        randn(3, 4))
+
+
+def test_sum_to_drops_leading_sample_dims():
+    """A broadcast gradient summed back over a sample's leading dims keeps the batch dim."""
+    both(lambda m, fm, x, c: fm.vmap(fm.grad(lambda u, d: (m.tanh(u + d) ** 2).sum()))(x, c),
+         randn(4, 3), randn(4, 2, 3))
+    _assert_path()
+    both(lambda m, fm, x, c: fm.vmap(fm.grad(lambda u, d: (m.tanh(u * d) ** 2).sum()))(x, c),
+         randn(4, 1, 3), randn(4, 5, 2, 3))
+    _assert_path()
+    # an unbatched expand's backward run on batched cotangents (jacrev: vmap of its vjp)
+    both(lambda m, fm, x: fm.jacrev(lambda t: m.sin(t.expand(2, 4, 3)) * t)(x), randn(3))
+    _assert_path()
+
+
+def test_fused_backwards_run_batched_through_their_graph_formula():
+    """layer_norm / cross_entropy backward read raw arrays; on batched cotangents (jacrev's
+    vmap of the vjp) they run their differentiable formula instead, still vectorized."""
+    F = {nr: nr.nn.functional, torch: torch.nn.functional}
+    both(lambda m, fm, x, w: fm.jacrev(lambda t: F[m].layer_norm(t, (4,), w))(x),
+         randn(3, 4), randn(4))
+    _assert_path()
+    both(lambda m, fm, x, y: fm.vmap(fm.jacrev(lambda t, c: F[m].cross_entropy(t, c)))(x, y),
+         randn(4, 3, 5), _ints(5, 4, 3))
+    _assert_nested(1)
+    both(lambda m, fm, x: fm.vmap(fm.jacrev(lambda t: F[m].layer_norm(t * 2, (4,))))(x),
+         randn(3, 2, 4))
+    _assert_nested(1)

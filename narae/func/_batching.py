@@ -19,10 +19,20 @@ with per-sample shapes. Inputs of ``vmap`` that are not mapped (``in_dims=None``
 broadcast (stride-0) batched tensors, so gradients with respect to them are per-sample
 too; rules use the unbatched original where the gradient would be summed anyway.
 
+Nested vmaps (``vmap(vmap(f))``, ``vmap(jacrev(f))``) are levels: an inner level folds its
+batch behind its parent's into the one leading dim (outer index major), so rules never see
+more than one batch dim. An op picks the innermost level of its batched inputs and repeats
+those of enclosing levels over it (``_Lift``). Nodes stay physical for the level that
+recorded them: a backward inside an inner level C reaching a node of an enclosing level M
+hands it gradients of ``relative(C, M)`` (C's extra batch in front of M's arrays), which
+run through the rules like the gradients of an unbatched node; ``_Unwrap`` turns them back
+into C's gradients of an M tensor.
+
 Whatever cannot be batched exactly (Python branching on values that differ between
 samples, raw array reductions on ``x._data``, a per-sample gradient of an unbatched tensor)
 raises ``NeedLoop`` and vmap reruns ``func`` as its per-sample loop, so results never depend
-on which path ran.
+on which path ran; a nested vmap that raises it reruns as a loop alone (inside the running
+outer level), and the outer one loops only if that fails again.
 """
 import copy
 
@@ -31,7 +41,8 @@ import numpy as np
 from ..autograd import engine as _engine
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ..backend import device_of
+from ..autograd.sparse import SparseGrad as _SparseGrad
+from ..backend import device_of, get_array_module
 from ..tensor import Tensor
 
 __all__ = ["BatchedTensor", "NeedLoop", "stats"]
@@ -45,20 +56,34 @@ class NeedLoop(BaseException):
 
 
 class _Level:
-    """One running vectorized vmap: batch size, whether it is on, what its calls did."""
+    """One running vectorized vmap: batch size, whether it is on, what its calls did.
 
-    __slots__ = ("size", "active", "fast", "slow", "slow_ops")
+    Nested vmaps stack: a level inside another one (``parent``) folds both batches into one
+    leading physical dim, outer index major (``size`` = parent's size * ``n``), so every
+    rule sees one leading batch dim whatever the depth. A tensor of an outer level used at
+    an inner one is repeated along that dim (``lift``). ``relative(C, M)`` is the level of
+    a backward pass of C running through nodes recorded by its ancestor M: the batch of C
+    that M's arrays lack (``C.size // M.size``) in front of M's physical arrays.
+    """
 
-    def __init__(self, size):
+    __slots__ = ("size", "parent", "active", "fast", "slow", "slow_ops", "rel", "base",
+                 "nested", "counter")
+
+    def __init__(self, size, parent=None, base=None):
         self.size = size
+        self.parent = parent
+        self.base = base     # (C, M) for a relative level, else None
         self.active = True
         self.fast = 0        # op calls handled by a batching rule
         self.slow = 0        # op calls run by the per-sample fallback loop
         self.slow_ops = {}   # Function name -> number of fallback calls
+        self.rel = {}        # ancestor level -> its relative level (see above)
+        self.nested = []     # how vmaps nested in this (outermost) one ran
+        self.counter = self if base is None else base[0]
 
 
-_current = None          # the active _Level (one at a time: nested vmaps loop inside it)
-_last = [None]           # the last finished level (for stats())
+_current = None          # the innermost active vmap level (outer ones are its parents)
+_last = [None]           # the last finished outermost level (for stats())
 _patches = []            # (module, name, replacement) installed while a vmap runs
 
 
@@ -66,11 +91,44 @@ def current():
     return _current
 
 
+def is_ancestor(a, c):
+    """Whether vmap level ``a`` encloses level ``c`` (strictly)."""
+    c = c.parent
+    while c is not None:
+        if c is a:
+            return True
+        c = c.parent
+    return False
+
+
+def relative(c, m):
+    """The level of C's batch relative to its ancestor M (see ``_Level``)."""
+    t = c.rel.get(m)
+    if t is None:
+        t = c.rel[m] = _Level(c.size // m.size, base=(c, m))
+    return t
+
+
+def root(lvl):
+    while lvl.parent is not None:
+        lvl = lvl.parent
+    return lvl
+
+
 _path = [None, None]     # how the last outermost vmap call ran: ("vectorized"|"loop", why)
 
 
-def record_path(path, why):
-    _path[0], _path[1] = path, why
+def record_path(path, why, lvl=None):
+    """How a vmap call ran; a nested one (inside the vectorized level ``lvl``'s parent) is
+    recorded in its outermost level's ``nested`` list."""
+    if _current is None:
+        _path[0], _path[1] = path, why
+        return
+    entry = {"path": path, "reason": None if why is None else repr(why), "fast": 0,
+             "fallback": 0, "fallback_ops": {}}
+    if lvl is not None:
+        entry.update(fast=lvl.fast, fallback=lvl.slow, fallback_ops=dict(lvl.slow_ops))
+    root(_current).nested.append(entry)
 
 
 def stats():
@@ -78,13 +136,17 @@ def stats():
 
     ``path``: "vectorized" or "loop" (``reason``: what made it rerun as a loop); ``fast``:
     op calls run by a batching rule; ``fallback``/``fallback_ops``: op calls run by the
-    per-sample loop around one op (per Function name).
+    per-sample loop around one op (per Function name). ``nested``: the same for each vmap
+    called inside it (one entry per call; ``fast``/``fallback`` count that level's ops).
     """
     lvl = _current or _last[0]
-    out = {"path": _path[0], "reason": None if _path[1] is None else repr(_path[1]),
-           "fast": 0, "fallback": 0, "fallback_ops": {}}
     if lvl is not None:
-        out.update(fast=lvl.fast, fallback=lvl.slow, fallback_ops=dict(lvl.slow_ops))
+        lvl = root(lvl)
+    out = {"path": _path[0], "reason": None if _path[1] is None else repr(_path[1]),
+           "fast": 0, "fallback": 0, "fallback_ops": {}, "nested": []}
+    if lvl is not None:
+        out.update(fast=lvl.fast, fallback=lvl.slow, fallback_ops=dict(lvl.slow_ops),
+                   nested=list(lvl.nested))
     return out
 
 
@@ -97,25 +159,35 @@ def replacement(func):
 
 
 def enter(size):
-    """Start a vectorized vmap of batch ``size``: install the layer and function rules."""
+    """Start a vectorized vmap of batch ``size`` (nested in the running one, if any): install
+    the layer and function rules at the outermost one."""
     global _current
     if not RULES:
         import importlib
         importlib.import_module(__name__.rpartition(".")[0] + "._batching_rules")
-    lvl = _Level(size)
+    parent = _current
+    if parent is None:
+        lvl = _Level(size)
+    else:
+        lvl = _Level(parent.size * size, parent)
     _current = lvl
-    _engine.instrument("vmap", call=_call_layer, backward=_backward_layer)
     saved = []
-    for module, name, repl in _patches:
-        saved.append((module, name, getattr(module, name)))
-        setattr(module, name, repl)
+    if parent is None:
+        _engine.instrument("vmap", call=_call_layer, backward=_backward_layer)
+        for module, name, repl in _patches:
+            saved.append((module, name, getattr(module, name)))
+            setattr(module, name, repl)
     return lvl, saved
 
 
 def leave(lvl, saved):
     global _current
     lvl.active = False
-    _current = None
+    for t in lvl.rel.values():
+        t.active = False
+    _current = lvl.parent
+    if lvl.parent is not None:
+        return
     _last[0] = lvl
     for module, name, orig in reversed(saved):
         setattr(module, name, orig)
@@ -135,21 +207,28 @@ class _LogicalArray:
     and dtype are read), which is how ``autograd.grad`` builds its implicit ones.
     """
 
-    __slots__ = ("_phys",)
+    __slots__ = ("_phys", "_lvl")
     # present so that ``Tensor(face)`` keeps the stand-in (as it keeps device arrays): the
     # autograd engine re-wraps gradient arrays that way, and such a plain Tensor still shows
     # per-sample shapes and is recognized as batched by the call layer. Never a real
     # interface: a consumer reading it fails, and vmap reruns as a loop.
     __cuda_array_interface__ = None
 
-    def __init__(self, phys):
+    def __init__(self, phys, lvl=None):
         self._phys = phys
+        self._lvl = _current if lvl is None else lvl
 
     def __iadd__(self, other):
         # the engine's in-place gradient accumulation into a buffer it owns
-        if type(other) in _LOGICAL and other._phys.shape == self._phys.shape and \
+        if type(other) in _LOGICAL and other._lvl is self._lvl and \
+                other._phys.shape == self._phys.shape and \
                 other._phys.dtype == self._phys.dtype:
             self._phys += other._phys
+            return self
+        if type(other) not in _LOGICAL and getattr(other, "shape", None) == self.shape and \
+                getattr(other, "dtype", None) == self._phys.dtype and \
+                type(other).__module__.split(".")[0] == type(self._phys).__module__.split(".")[0]:
+            self._phys += other  # a gradient the same for every sample
             return self
         raise NeedLoop("vmap: in-place arithmetic on a batched array")
 
@@ -208,7 +287,7 @@ class _LogicalArray:
         return _ufunc(ufunc, inputs, kwargs)
 
     def astype(self, dtype, copy=True):
-        return _logical(self._phys.astype(dtype, copy=copy))
+        return _logical(self._phys.astype(dtype, copy=copy), self._lvl)
 
     def any(self, axis=None, keepdims=False):
         return self._reduce("any", axis, keepdims)
@@ -223,7 +302,7 @@ class _LogicalArray:
             return uniform(per_sample, f".{name}()")
         axes = tuple(range(1, nd + 1)) if axis is None else \
             tuple(a % nd + 1 for a in (axis if isinstance(axis, tuple) else (axis,)))
-        return _logical(getattr(self._phys, name)(axis=axes, keepdims=keepdims))
+        return _logical(getattr(self._phys, name)(axis=axes, keepdims=keepdims), self._lvl)
 
     def item(self):
         if self.size != 1:
@@ -258,28 +337,51 @@ def uniform(per_sample, what):
     return first.item()
 
 
+def _deepest(levels):
+    """The one level all of ``levels`` are it or enclose it (else the values do not mix)."""
+    deep = None
+    for lvl in levels:
+        if deep is None:
+            deep = lvl
+            continue
+        if lvl is deep or is_ancestor(lvl, deep):
+            continue
+        if is_ancestor(deep, lvl):
+            deep = lvl
+            continue
+        raise NeedLoop("vmap: batched values of unrelated vmap levels meet")
+    return deep
+
+
 def _ufunc(ufunc, inputs, kwargs):
     """An elementwise function of batched stand-ins and plain arrays, run once batch-first."""
     rank = 0
     size = None
+    levels = []
     for a in inputs:
         if type(a) in _LOGICAL:
             rank = max(rank, a._phys.ndim - 1)
-            size = a._phys.shape[0]
+            if not levels or a._lvl is not levels[-1]:
+                levels.append(a._lvl)
         else:
             rank = max(rank, getattr(a, "ndim", 0))
+    lvl = _deepest(levels)
+    size = lvl.size
     ops = []
     for a in inputs:
         if type(a) in _LOGICAL:
             p = a._phys
+            if a._lvl is not lvl:  # an outer level's value: repeated over the inner batch
+                from ..backend import get_array_module
+                p = get_array_module(p).repeat(p, lvl.size // a._lvl.size, axis=0)
             if p.ndim - 1 < rank:
                 p = p.reshape((size,) + (1,) * (rank - p.ndim + 1) + p.shape[1:])
             a = p
         ops.append(a)
     out = ufunc(*ops, **kwargs)
     if type(out) is tuple:
-        return tuple(_logical(o) for o in out)
-    return _logical(out)
+        return tuple(_logical(o, lvl) for o in out)
+    return _logical(out, lvl)
 
 
 # NumPy functions of (a, axis, ...) that work sample by sample along the given axis
@@ -319,7 +421,7 @@ def _array_function(func, name, args, kwargs):
             if nd == 0:
                 raise NeedLoop(f"vmap: numpy.{name} along an axis of a 0-d sample")
             axis = axis % nd + 1
-        return _logical(func(a._phys, axis, *rest, **kwargs))
+        return _logical(func(a._phys, axis, *rest, **kwargs), a._lvl)
     raise NeedLoop(f"vmap: numpy.{name} read a batched value")
 
 
@@ -371,15 +473,16 @@ _LogicalCupyArray.__module__ = "cupy._narae_vmap"
 _LOGICAL = (_LogicalArray, _LogicalCupyArray)
 
 
-def _logical(phys):
+def _logical(phys, lvl=None):
     if type(phys).__module__.startswith("cupy"):
-        return _LogicalCupyArray(phys)
-    return _LogicalArray(phys)
+        return _LogicalCupyArray(phys, lvl)
+    return _LogicalArray(phys, lvl)
 
 
 # -- BatchedTensor ---------------------------------------------------------------------------
 class BatchedTensor(Tensor):
-    """A tensor of one vmap level: array batch-first, shape per sample (see the module doc)."""
+    """A tensor of one vmap level: array batch-first (the level's folded batch in front),
+    shape per sample (see the module doc)."""
 
     __slots__ = ("_pd", "_lvl", "_bsrc", "_ualias", "_face")
 
@@ -388,7 +491,7 @@ class BatchedTensor(Tensor):
         if self._lvl.active:
             face = self._face
             if face is None or face._phys is not self._pd:
-                face = self._face = _logical(self._pd)
+                face = self._face = _logical(self._pd, self._lvl)
             return face
         return self._pd  # after the vmap: a plain batch-first tensor (graph internals)
 
@@ -424,7 +527,8 @@ class BatchedTensor(Tensor):
 
     def _take_over(self, result):
         self._check_inplace()
-        if type(result) is not BatchedTensor or result._pd.shape != self._pd.shape:
+        if type(result) is not BatchedTensor or result._lvl is not self._lvl or \
+                result._pd.shape != self._pd.shape:
             raise NeedLoop("vmap: in-place op changing what is batched")
         if result._creator is not None:
             if result._pd.dtype != self._pd.dtype:
@@ -527,6 +631,23 @@ def wrap_input(t, lvl):
     return wrap(t, lvl)
 
 
+def nest_input(p, lvl):
+    """A mapped input of a nested vmap (its dim in front, of a parent level or unbatched)
+    as a BatchedTensor of ``lvl``: (parent batch, n, ...) folded into one dim."""
+    from ..ops.shape import reshape, broadcast_to
+    parent = lvl.parent
+    b = as_batched(p)
+    if b is not None:
+        if not b._lvl.active or not (b._lvl is parent or is_ancestor(b._lvl, parent)):
+            raise NeedLoop("vmap: an input batched by an unrelated vmap")
+        q = phys(lift(b, parent))
+    else:
+        shape = tuple(p.shape)
+        q = broadcast_to(reshape(p, (1,) + shape), (parent.size,) + shape)
+    q = reshape(q, (lvl.size,) + tuple(q.shape[2:]))
+    return wrap_input(q, lvl)
+
+
 class _Shared(Function):
     """Identity marking an unbatched tensor that requires grad where it meets batched ones.
 
@@ -574,10 +695,69 @@ class _Unwrap(Function):
     def backward(self, gy):
         lvl = self.__dict__.get("lvl")
         if lvl is not None and lvl.active:
+            if type(gy._data) in _LOGICAL:  # (the engine's sum of two gradients)
+                gy = as_batched(gy)
+            if type(gy) is BatchedTensor:
+                # a backward of a vmap nested in this one: a gradient per inner sample
+                base = gy._lvl.base
+                if base is not None and base[1] is lvl and base[0] is _current:
+                    return from_relative(gy)
+                raise NeedLoop("vmap: a gradient of another vmap level")
             if gy._creator is not None:  # (create_graph) a node of its own: see ``wrap``
                 gy = _engine._plain_call(_Link(), gy)
             return wrap(gy, lvl)
         return gy
+
+
+class _Lift(Function):
+    """A tensor of an outer vmap level used at an inner one: each outer sample repeated
+    over the inner batch (the outer index is the major part of the inner level's dim)."""
+    uses_inputs = False
+
+    def __init__(self, src, dst):
+        self.src, self.dst = src, dst
+
+    def forward(self, a):
+        xp = get_array_module(a)
+        return xp.repeat(a, self.dst.size // self.src.size, axis=0)
+
+    def backward(self, gy):
+        from ..ops.shape import reshape, movedim
+        src, dst = self.src, self.dst
+        shape = (src.size, dst.size // src.size) + tuple(gy.shape[1:])
+        if dst.active:
+            if type(gy._data) in _LOGICAL:
+                gy = as_batched(gy)
+            # a backward inside the inner vmap wants per-inner-sample gradients of the outer
+            # tensor: the inner level's batch relative to the outer one, in front
+            if type(gy) is BatchedTensor or _current is not dst:
+                raise NeedLoop("vmap: a per-sample gradient across several vmap levels")
+            return wrap(movedim(reshape(gy, shape), 1, 0), relative(dst, src))
+        return reshape(gy, shape).sum(1)  # after the inner vmap: summed over its batch
+
+
+def lift(x, lvl):
+    """BatchedTensor ``x`` of an enclosing level as a BatchedTensor of level ``lvl``."""
+    if x._lvl is lvl:
+        return x
+    y = wrap(_engine._plain_call(_Lift(x._lvl, lvl), phys(x)), lvl)
+    return y
+
+
+def to_relative(g, c, m):
+    """A gradient of level C as one of level ``relative(C, M)`` (M-physical arrays)."""
+    from ..ops.shape import reshape, movedim
+    p = phys(g)
+    p = reshape(p, (m.size, c.size // m.size) + tuple(p.shape[1:]))
+    return wrap(movedim(p, 1, 0), relative(c, m))
+
+
+def from_relative(g):
+    """Back from ``relative(C, M)`` to level C."""
+    from ..ops.shape import reshape, movedim
+    c, m = g._lvl.base
+    p = movedim(phys(g), 0, 1)
+    return wrap(reshape(p, (c.size,) + tuple(p.shape[2:])), c)
 
 
 def phys(x):
@@ -638,35 +818,44 @@ def as_batched(x):
     if isinstance(x, Tensor) and type(x._data) in _LOGICAL:
         if x.requires_grad:
             raise NeedLoop("vmap: a plain tensor holding a batched array requires grad")
-        b = _wrap_array(x._data._phys, _current)
+        face = x._data
+        b = _wrap_array(face._phys, face._lvl)
         b._version = x._version
         return b
     return None
 
 
 def _batched_call(fn, inputs, inner):
-    lvl = _current
-    if lvl is None:
-        raise NeedLoop("vmap: a batched tensor used after its vmap")
     new = None
+    levels = []
     for i, x in enumerate(inputs):
         if type(x) is not BatchedTensor and type(x._data) in _LOGICAL:
             if new is None:
                 new = list(inputs)
             new[i] = x = as_batched(x)
         if type(x) is BatchedTensor:
-            if x._lvl is not lvl:
-                raise NeedLoop("vmap: a batched tensor of another vmap")
+            xl = x._lvl
+            if not xl.active:
+                raise NeedLoop("vmap: a batched tensor used after its vmap")
             if x._bsrc is not None:
                 s = bsrc(x)
                 if s is not None:
                     if new is None:
                         new = list(inputs)
                     new[i] = s
+                    continue
+            if not levels or (xl is not levels[0] and all(xl is not v for v in levels)):
+                levels.append(xl)
     if new is not None:
         inputs = tuple(new)
-        if not any(type(x) is BatchedTensor for x in inputs):
-            return inner(fn, *inputs)
+    if not levels:
+        return inner(fn, *inputs)
+    if len(levels) == 1:
+        lvl = levels[0]
+    else:  # tensors of enclosing levels are repeated over the innermost one's batch
+        lvl = _deepest(levels)
+        inputs = tuple(lift(x, lvl) if type(x) is BatchedTensor and x._lvl is not lvl else x
+                       for x in inputs)
     if grad_mode.state.enabled:
         for i, x in enumerate(inputs):
             if type(x) is not BatchedTensor and x.requires_grad:
@@ -675,14 +864,15 @@ def _batched_call(fn, inputs, inner):
                 new[i] = _engine._plain_call(_Shared(lvl), x)
         inputs = tuple(new) if new is not None else inputs
     rule = RULES.get(type(fn))
+    count = lvl.counter
     if rule is not None:
         out = rule(fn, inputs, inner, lvl)
         if out is not None:
-            lvl.fast += 1
+            count.fast += 1
             return out
-    lvl.slow += 1
+    count.slow += 1
     name = type(fn).__name__
-    lvl.slow_ops[name] = lvl.slow_ops.get(name, 0) + 1
+    count.slow_ops[name] = count.slow_ops.get(name, 0) + 1
     return _fallback(fn, inputs, inner, lvl)
 
 
@@ -731,22 +921,45 @@ def _backward_layer(fn, gys, inner):
     ones, made from the per-sample shape) is the same for every sample: it is broadcast.
     Other nodes (ops recorded on unbatched tensors) keep BatchedTensor gradients: their
     backward then runs batched through the call layer (``vmap(vjp_fn)(cotangents)``).
+    A node of an enclosing level M, reached by a backward inside a nested level C, gets
+    its gradients at ``relative(C, M)`` (C's extra batch in front of M's arrays): its
+    backward runs batched over that, like an unbatched node's.
     """
-    if fn.__dict__.get("_vmap_batched") is not _current:
-        lvl = _current
-        if lvl is not None and lvl.active:
-            gys = _batch_logical_grads(fn, gys, lvl)
-        return inner(fn, gys)
+    m = fn.__dict__.get("_vmap_batched")
+    cur = _current
+    if m is None or not m.active:
+        if cur is None or not cur.active:
+            return inner(fn, gys)
+        gys = _batch_logical_grads(fn, gys, cur)
+        if not any(type(g) is BatchedTensor or (g is not None and type(g._data) in _LOGICAL)
+                   for g in gys):
+            return inner(fn, gys)
+        return _batched_backward(fn, gys, inner)
+    if m is cur:
+        rel = None
+    elif cur is not None and is_ancestor(m, cur):
+        rel = relative(cur, m)
+    else:
+        raise NeedLoop("vmap: a backward through nodes of another vmap level")
     fixed = None
     for i, g in enumerate(gys):
         if g is None:
             continue
-        if type(g) is BatchedTensor:
-            g = alias(g)
-        elif type(g._data) in _LOGICAL:
-            g = alias(as_batched(g)) if g._creator is None else None
-            if g is None:
+        if type(g) is not BatchedTensor and type(g._data) in _LOGICAL:
+            if g._creator is not None:
                 raise NeedLoop("vmap: a recorded gradient holding a batched array")
+            g = as_batched(g)
+        if type(g) is BatchedTensor:
+            gl = g._lvl
+            if gl is m or is_ancestor(gl, m):
+                g = alias(lift(g, m))        # per sample of M: M's plain arrays
+            elif rel is not None and gl is rel:
+                continue
+            elif rel is not None and (gl is cur or (is_ancestor(m, gl) and
+                                                    is_ancestor(gl, cur))):
+                g = to_relative(lift(g, cur), cur, m)
+            else:
+                raise NeedLoop("vmap: a gradient of another vmap level")
         else:
             shape = fn._out_meta[i][0]
             if g._data.shape == shape:
@@ -756,7 +969,41 @@ def _backward_layer(fn, gys, inner):
         if fixed is None:
             fixed = list(gys)
         fixed[i] = g
-    return inner(fn, gys if fixed is None else fixed)
+    gys = gys if fixed is None else fixed
+    return inner(fn, gys) if rel is None else _batched_backward(fn, gys, inner)
+
+
+def _batched_backward(fn, gys, inner):
+    """A node's backward on batched gradients. A fused backward reading raw arrays (it
+    cannot batch) is run again through its differentiable formula (the one it uses under
+    ``create_graph``), whose ops batch; its results are detached, as without a graph."""
+    try:
+        return _no_sparse(inner(fn, gys))
+    except NeedLoop:
+        if grad_mode.state.enabled:
+            raise
+    with grad_mode.enable_grad():
+        gxs = inner(fn, gys)
+    single = type(gxs) is not tuple
+    gxs = _no_sparse((gxs,) if single else gxs)
+    gxs = tuple(g.detach() if isinstance(g, Tensor) and g.requires_grad else g for g in gxs)
+    return gxs[0] if single else gxs
+
+
+def _no_sparse(gxs):
+    """A sparse gradient (an indexing op's backward) of batched values, as a batched dense
+    one: the engine would scatter the stand-in's values into a plain buffer."""
+    if type(gxs) is not tuple:
+        return _no_sparse((gxs,))[0]
+    fixed = None
+    for i, g in enumerate(gxs):
+        if type(g) is _SparseGrad and type(g.values) in _LOGICAL:
+            from ..ops.index import ScatterAdd
+            v = g.values
+            if fixed is None:
+                fixed = list(gxs)
+            fixed[i] = ScatterAdd(g.index, g.shape, g.repeated)(_wrap_array(v._phys, v._lvl))
+    return gxs if fixed is None else tuple(fixed)
 
 
 def _batch_logical_grads(fn, gys, lvl):

@@ -252,9 +252,17 @@ def _broadcast(fn, inputs, inner, lvl):
 
 
 def _sum_to(fn, inputs, inner, lvl):
+    """Summing a sample's leading dims away: those sit behind the batch dim, so they are
+    summed as ones of a same-rank shape (the batch dim is kept)."""
+    (x,) = inputs
+    shape = tuple(fn.shape)
+    lead = x._pd.ndim - 1 - len(shape)
     new = copy.copy(fn)
-    new.shape = (lvl.size,) + tuple(fn.shape)
-    return finish(inner(new, phys(inputs[0])), lvl)
+    new.shape = (lvl.size,) + (1,) * max(lead, 0) + shape
+    y = inner(new, phys(x))
+    if lead > 0:
+        y = reshape(y, (lvl.size,) + shape)
+    return finish(y, lvl)
 
 
 def _permute(fn, inputs, inner, lvl):
@@ -282,14 +290,10 @@ RULES[_shape.Cat] = _join
 RULES[_shape.Stack] = _join
 
 
-def _getitem(fn, inputs, inner, lvl):
-    """``x[key]``: the same key behind a full slice for the batch dim.
-
-    Basic keys (ints, slices, None, ...) always; integer/bool index arrays (unbatched) when
-    they sit together, since NumPy moves separated advanced indices to the front of the
-    result, where the batch dim must stay.
-    """
-    key = fn.key if type(fn.key) is tuple else (fn.key,)
+def _batched_key(key):
+    """``key`` behind a full slice for the batch dim, or None where that would move the
+    batch dim (NumPy puts separated advanced indices in front of the result)."""
+    key = key if type(key) is tuple else (key,)
     if _holds_batched(key):
         return None
     adv = []
@@ -306,12 +310,56 @@ def _getitem(fn, inputs, inner, lvl):
             return None
     if has_array and adv != list(range(adv[0], adv[0] + len(adv))):
         return None
+    return (slice(None),) + key
+
+
+def _getitem(fn, inputs, inner, lvl):
+    """``x[key]``: the same key behind a full slice for the batch dim.
+
+    Basic keys (ints, slices, None, ...) always; integer/bool index arrays (unbatched) when
+    they sit together, since NumPy moves separated advanced indices to the front of the
+    result, where the batch dim must stay. A two-step key (torch's ints first, then the
+    index arrays) gets the slice in each step.
+    """
+    key = _batched_any_key(fn.key)
+    if key is None:
+        return None
     new = copy.copy(fn)
-    new.key = (slice(None),) + key
+    new.key = key
     return finish(inner(new, phys(inputs[0])), lvl)
 
 
 RULES[_index.GetItem] = _getitem
+
+
+def _batched_any_key(key):
+    if type(key) is getattr(_index, "_TwoStep", None):
+        first, rest = _batched_key(key.first), _batched_key(key.rest)
+        return None if first is None or rest is None else type(key)(first, rest)
+    return _batched_key(key)
+
+
+def _scatter_add(fn, inputs, inner, lvl):
+    """GetItem's adjoint (``x[key]``'s backward): the same key behind the batch dim."""
+    key = _batched_any_key(fn.key)
+    if key is None:
+        return None
+    new = copy.copy(fn)
+    new.key, new.shape = key, (lvl.size,) + tuple(fn.shape)
+    return finish(inner(new, phys(inputs[0])), lvl)
+
+
+def _zero_at(fn, inputs, inner, lvl):
+    key = _batched_any_key(fn.key)
+    if key is None:
+        return None
+    new = copy.copy(fn)
+    new.key = key
+    return finish(inner(new, phys(inputs[0])), lvl)
+
+
+RULES[_index.ScatterAdd] = _scatter_add
+RULES[_index.ZeroAt] = _zero_at
 
 
 def _roll(fn, inputs, inner, lvl):

@@ -6,7 +6,9 @@ batch dim in front) while their shapes are per-sample; every op on them runs bat
 batched value, random numbers, an op reading batched values in Python), ``func`` is rerun as
 a loop: once per batch index on the slices ``x.select(in_dim, i)``, results stacked along
 ``out_dims``. Either way results equal torch.func.vmap's, and gradients flow both ways
-(``grad(vmap(f))`` and ``vmap(grad(f))``). A vmap nested in a running one loops.
+(``grad(vmap(f))`` and ``vmap(grad(f))``). A vmap called inside a running one (``vmap(vmap(f))``,
+``vmap(jacrev(f))``, whose Jacobian is a vmap over rows) is vectorized too, as a level whose
+batch is folded behind its parent's; when it cannot be, only that inner call reruns as a loop.
 """
 import functools
 
@@ -42,21 +44,46 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         from .. import random as _random
         leaves, spec, norm, size = _prepare(func, in_dims, args)
         state = _random.get_rng_state()
-        if _batching.current() is None and _forward_ad_active():
-            _batching.record_path("loop", "forward-mode AD is active")
-        elif _batching.current() is None and size > 0:
+        outermost = _batching.current() is None
+        levels = []
+        why = None
+        if _forward_ad_active():
+            why = "forward-mode AD is active"
+            _batching.record_path("loop", why)
+        elif size > 0:
             try:
                 out = _vectorized(func, leaves, spec, norm, size, out_dims, kwargs,
-                                  chunk_size, state)
-                _batching.record_path("vectorized", None)
+                                  chunk_size, state, levels)
+                _batching.record_path("vectorized", None, _merged(levels))
                 return out
             except _batching.NeedLoop as e:
-                _batching.record_path("loop", e)
+                # (a nested level's loop reruns only this inner call; what the outer level
+                # cannot take either propagates from inside that loop)
+                why = e
             except Exception as e:  # the loop tells a real error (per-sample shapes) apart
-                _batching.record_path("loop", e)
+                why = e
+            _batching.record_path("loop", why, _merged(levels))
             _random.set_rng_state(state)
-        return _loop(func, leaves, spec, norm, size, out_dims, kwargs, randomness, state)
+        out = _loop(func, leaves, spec, norm, size, out_dims, kwargs, randomness, state)
+        if outermost:  # (vmaps inside the loop ran as outermost ones and recorded theirs)
+            _batching.record_path("loop", why)
+        return out
     return wrapper
+
+
+def _merged(levels):
+    """One level's counts for the chunks of a vmap call (for stats())."""
+    if not levels:
+        return None
+    if len(levels) == 1:
+        return levels[0]
+    total = _batching._Level(levels[0].size)
+    for lvl in levels:
+        total.fast += lvl.fast
+        total.slow += lvl.slow
+        for k, v in lvl.slow_ops.items():
+            total.slow_ops[k] = total.slow_ops.get(k, 0) + v
+    return total
 
 
 def _forward_ad_active():
@@ -132,13 +159,13 @@ def _check_out(func, o, od, ndim):
 
 
 # -- the vectorized path -------------------------------------------------------------------------
-def _vectorized(func, leaves, spec, norm, size, out_dims, kwargs, chunk_size, state):
+def _vectorized(func, leaves, spec, norm, size, out_dims, kwargs, chunk_size, state, levels):
     from ..ops.shape import cat
     if chunk_size is None or chunk_size >= size:
         return _vectorized_chunk(func, leaves, spec, norm, size, 0, size, out_dims, kwargs,
-                                 state)
+                                 state, levels)
     parts = [_vectorized_chunk(func, leaves, spec, norm, size, lo, min(lo + chunk_size, size),
-                               out_dims, kwargs, state)
+                               out_dims, kwargs, state, levels)
              for lo in range(0, size, chunk_size)]
     first, out_spec = tree_flatten(parts[0])
     per = [tree_flatten(p)[0] for p in parts]
@@ -149,12 +176,14 @@ def _vectorized(func, leaves, spec, norm, size, out_dims, kwargs, chunk_size, st
     return tree_unflatten(joined, out_spec)
 
 
-def _vectorized_chunk(func, leaves, spec, norm, size, lo, hi, out_dims, kwargs, state):
+def _vectorized_chunk(func, leaves, spec, norm, size, lo, hi, out_dims, kwargs, state, levels):
     from .. import random as _random
-    from ..ops.shape import movedim, broadcast_to, stack
+    from ..ops.shape import movedim, broadcast_to, stack, reshape
     from ..tensor import Tensor
     n = hi - lo
     lvl, saved = _batching.enter(n)
+    levels.append(lvl)
+    parent = lvl.parent
     func = _batching.replacement(func)  # vmap(F.cross_entropy): its batched version
     try:
         wrapped = []
@@ -163,7 +192,10 @@ def _vectorized_chunk(func, leaves, spec, norm, size, lo, hi, out_dims, kwargs, 
                 p = movedim(x, d, 0)
                 if n != size:
                     p = p[lo:hi]
-                wrapped.append(_batching.wrap_input(p, lvl))
+                wrapped.append(_batching.wrap_input(p, lvl) if parent is None else
+                               _batching.nest_input(p, lvl))
+            elif parent is not None and _batching.as_batched(x) is not None:
+                wrapped.append(x)  # an enclosing level's tensor: lifted where it is used
             elif isinstance(x, Tensor):
                 b = _batching.wrap_input(broadcast_to(x.reshape((1,) + tuple(x.shape)),
                                                 (n,) + tuple(x.shape)), lvl)
@@ -183,11 +215,20 @@ def _vectorized_chunk(func, leaves, spec, norm, size, lo, hi, out_dims, kwargs, 
             batched = type(o) is _batching.BatchedTensor
             od = _check_out(func, o, od, o.dim() if hasattr(o, "dim") else 0)
             if batched and o._lvl is not lvl:
-                raise _batching.NeedLoop("vmap: an output of another vmap")
+                if parent is None or not o._lvl.active or not (
+                        o._lvl is parent or _batching.is_ancestor(o._lvl, parent)):
+                    raise _batching.NeedLoop("vmap: an output of another vmap")
+                batched = False  # an enclosing level's value: the same for this batch
             if od is None:
                 if batched:
                     raise _batching.NeedLoop("vmap: out_dims=None for a batched output")
                 results.append(o)
+            elif batched and parent is not None:
+                # (parent batch * n, ...) -> the parent's (n, ...) sample, n at out_dim
+                p = _batching.phys(o)
+                p = reshape(p, (parent.size, n) + tuple(p.shape[1:]))
+                results.append(_batching.wrap(p if od == 0 else movedim(p, 1, od + 1),
+                                              parent))
             elif batched:
                 p = _batching.phys(o)
                 results.append(p if od == 0 else movedim(p, 0, od))

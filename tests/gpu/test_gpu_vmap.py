@@ -8,7 +8,7 @@ import pytest
 
 import narae as nr
 import narae.nn.functional as F
-from narae.func import vmap, grad
+from narae.func import vmap, grad, jacrev
 from narae.func import _batching
 from test_gpu_ops import Case, randn, ints, with_layouts, layout_ids, check_case
 
@@ -43,6 +43,16 @@ CASES = [
     Case("vmap_grad_per_sample", _mlp_per_sample_grads, randn(4, 3), randn(5, 3), randn(5),
          randn(2, 5), ints(2, 4), grad=False),
 ]
+CASES += [
+    Case("vmap_jacrev", lambda x, w: vmap(jacrev(lambda t: nr.tanh(F.linear(t, w)) * t.sum()))(x),
+         randn(4, 3), randn(2, 3)),
+    Case("vmap_vmap_closure", lambda a, b: vmap(lambda u: vmap(lambda v: nr.sin(u * v) + u.sum())(
+        b))(a), randn(3, 4), randn(5, 4)),
+    Case("vmap_vmap_grad", lambda x: vmap(vmap(grad(lambda t: (nr.sin(t) * t).sum())))(x),
+         randn(3, 4, 2), grad=False),
+    Case("vmap_jacrev_jacrev", lambda x: vmap(jacrev(jacrev(lambda t: (nr.tanh(t) ** 3).sum())))(
+        x), randn(3, 4), grad=False),
+]
 PAIRS = with_layouts(CASES)
 
 
@@ -58,3 +68,14 @@ def test_vectorized_path_runs_on_the_device(device):
     assert out.device == x.device
     stats = _batching.stats()
     assert stats["path"] == "vectorized" and stats["fallback"] == 0, stats
+
+
+def test_nested_vmap_vectorized_on_the_device(device):
+    x = nr.tensor(randn(4, 3), dtype=nr.float32).to(device)
+    w = nr.tensor(randn(2, 3), dtype=nr.float32).to(device)
+    out = vmap(jacrev(lambda t: nr.tanh(F.linear(t, w))))(x)
+    assert out.device == x.device and tuple(out.shape) == (4, 2, 3)
+    stats = _batching.stats()
+    assert stats["path"] == "vectorized" and stats["fallback"] == 0, stats
+    assert stats["nested"] and all(s["path"] == "vectorized" and s["fallback"] == 0
+                                   for s in stats["nested"]), stats
