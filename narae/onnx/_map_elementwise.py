@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ..ops import activation as A, arith as M, convert as C, dropout as D
+from ..ops import activation as A, arith as M, convert as C, dropout as D, reduce as R
 from ._dtypes import onnx_type
 from ._registry import maps
 
@@ -11,7 +11,8 @@ _BINARY = {M.Add: "Add", M.Sub: "Sub", M.Mul: "Mul", M.Div: "Div", M.Pow: "Pow",
            M.Maximum: "Max", M.Minimum: "Min"}
 _UNARY = {M.Neg: "Neg", M.Exp: "Exp", M.Log: "Log", M.Sqrt: "Sqrt", M.Abs: "Abs", M.Sin: "Sin",
           M.Cos: "Cos", M.Tan: "Tan", M.Erf: "Erf", A.ReLU: "Relu", A.Sigmoid: "Sigmoid",
-          A.Tanh: "Tanh", C.Clone: "Identity", C.ToDevice: "Identity"}
+          A.Tanh: "Tanh", C.Clone: "Identity", C.ToDevice: "Identity",
+          R._StdFromVar: "Sqrt"}
 
 
 @maps(*_BINARY)
